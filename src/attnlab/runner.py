@@ -1,0 +1,331 @@
+"""Running studies: a run, a sweep, and ``reproduce`` (every study, then the report).
+
+A run: build the config (defaults <- preset <- --set), validate it, check the output folder (nothing is
+written on bad input), list the study's tasks, run the unfinished ones through an executor (each finished
+task is stored at once, so an interrupted run resumes), then finalize: tables, claims, figures, summary.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import torch
+
+from . import __version__
+from .claims import evaluate, format_table, markdown_table
+from .config import build_config, config_hash
+from .errors import UserError
+from .store import RunStore, atomic_write_json, atomic_write_text, now_iso
+from .studies import Task, get_study, registry
+from .sweep import execute, grid_points, point_key
+
+
+@dataclasses.dataclass
+class RunResult:
+    out: Path
+    tables: dict[str, pd.DataFrame]
+    claims: list[dict]
+    exit_code: int
+    wall_time_s: float = 0.0
+    failed_tasks: list[str] = dataclasses.field(default_factory=list)
+
+
+def git_commit() -> str | None:
+    """The commit of the attnlab source tree, when it is a git checkout (None otherwise)."""
+    src = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+        if out.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return None
+
+
+def check_device(device: str | None) -> None:
+    if device and device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: CUDA is not available on this machine")
+
+
+def resolve(name: str, preset: str | None, overrides: Mapping[str, Any] | None, device: str | None):
+    """(study, preset, config): everything validated, nothing written."""
+    study = get_study(name)
+    preset = preset or study.default_preset
+    overrides = dict(overrides or {})
+    if device:
+        check_device(device)
+        overrides["device"] = device
+    config = build_config(study.config_cls, study.presets, preset, overrides)
+    return study, preset, config
+
+
+def _meta(study, preset, config, executor, workers, extra=None) -> dict:
+    return {
+        "study": study.name, "title": study.title, "paper": study.paper, "preset": preset,
+        "config": config.to_dict(), "config_hash": config_hash(config, {"study": study.name, **(extra or {})}),
+        "seed": config.seed, "seeds": config.seeds, "version": __version__, "git_commit": git_commit(),
+        "torch_threads": torch.get_num_threads(), "worker_torch_threads": 1, "executor": executor,
+        "workers": workers, "started": now_iso(), "python": sys.version.split()[0], "torch": torch.__version__,
+    }
+
+
+def _payload(study, config, task: Task) -> dict:
+    return {"study": study.name, "config": config.to_dict(), "task": task.to_dict(),
+            "extra_studies": os.environ.get("ATTNLAB_STUDIES", ""), "sys_path": [p for p in sys.path if p]}
+
+
+def _task_keys(tasks: list[Task]) -> list[str]:
+    keys = [t.key for t in tasks]
+    if len(set(keys)) != len(keys):
+        raise RuntimeError("study returned duplicate task keys")
+    for k in keys:
+        if not k or k.startswith(".") or any(not (c.isalnum() or c in "_.=-,") for c in k):
+            raise RuntimeError(f"task key {k!r} is not filename-safe")
+    return keys
+
+
+def run_study(name: str, preset: str | None = None, overrides: Mapping[str, Any] | None = None,
+              out: str | Path | None = None, executor: str = "local", workers: int | None = None,
+              address: str | None = None, device: str | None = None, strict: bool = False,
+              progress: bool = True, quiet: bool = False) -> RunResult:
+    """Run (or resume) one study; see the module docstring. Raises UserError on bad input."""
+    study, preset, config = resolve(name, preset, overrides, device)
+    out = Path(out) if out else Path("runs") / f"{study.name}-{preset}-{config_hash(config, {'study': study.name})}"
+    store = RunStore(out)
+    meta = _meta(study, preset, config, executor, workers)
+    store.check(meta)  # validate before writing anything
+    tasks = study.tasks(config)
+    keys = _task_keys(tasks)
+    return _run_tasks_and_finish([(study, config, store, meta, tasks, keys)], executor, workers, address,
+                                 strict, progress, quiet, desc=study.name)[0]
+
+
+def _run_tasks_and_finish(runs, executor, workers, address, strict, progress, quiet, desc) -> list[RunResult]:
+    """Run the pending tasks of several runs through one executor, then finish each run."""
+    start = time.perf_counter()
+    jobs, stores, initial, total = [], {}, 0, 0
+    for study, config, store, meta, tasks, keys in runs:
+        store.open(meta)
+        done = store.done_keys()
+        total += len(tasks)
+        initial += sum(k in done for k in keys)
+        for t in tasks:
+            if t.key not in done:
+                job_key = f"{id(store)}:{t.key}"
+                stores[job_key] = (store, t)
+                jobs.append((job_key, _payload(study, config, t)))
+
+    def on_result(job_key: str, result: dict) -> None:
+        store, task = stores[job_key]
+        store.save_task(task.key, {"params": dict(task.params), "wall_s": result.get("wall_s")}, result["tables"])
+
+    failures = execute(jobs, on_result, executor=executor, workers=workers, address=address, progress=progress,
+                       initial_done=initial, total=total, desc=desc)
+    failed_by_store: dict[int, list[str]] = {}
+    for job_key, result in failures:
+        store, task = stores[job_key]
+        failed_by_store.setdefault(id(store), []).append(task.key)
+        tb = result.get("traceback", "")
+        print(f"error in task {task.key} of {store.root} (params {dict(task.params)}):\n{tb or result.get('error')}",
+              file=sys.stderr)
+    results = []
+    for study, config, store, meta, tasks, keys in runs:
+        failed = failed_by_store.get(id(store), [])
+        if failed:
+            store.update_config(status="failed", failed_tasks=failed, finished=now_iso())
+            print(f"{study.name}: {len(failed)} of {len(tasks)} tasks failed; finished tasks are kept — rerun the "
+                  f"same command to retry the failed ones", file=sys.stderr)
+            results.append(RunResult(store.root, {}, [], 1, time.perf_counter() - start, failed))
+            continue
+        results.append(finish_run(study, config, store, keys, strict, quiet, time.perf_counter() - start))
+    return results
+
+
+def finish_run(study, config, store: RunStore, keys: list[str], strict: bool, quiet: bool,
+               task_wall: float) -> RunResult:
+    """Tables -> finalize (theory) -> tables/*.parquet -> claims.json -> figures -> summary.md."""
+    start = time.perf_counter()
+    tables = study.finalize(config, store.load_tasks(keys))
+    for name, df in tables.items():
+        store.write_table(name, df)
+    claims = evaluate(study.claims(), tables, config)
+    store.write_json("claims.json", claims)
+    store.figures_dir.mkdir(parents=True, exist_ok=True)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    figures = study.figures(tables, config, store.figures_dir)
+    atomic_write_json(store.figures_dir / "figures.json", [dataclasses.asdict(f) for f in figures])
+    wall = task_wall + (time.perf_counter() - start)
+    record = store.update_config(status="done", finished=now_iso(), wall_time_s=round(wall, 3))
+    store.write_text("summary.md", summary_markdown(study, record, claims, figures, tables))
+    if not quiet:
+        print(format_table(claims, study.name))
+        print(f"{study.name}: results in {store.root} ({wall:.1f} s)")
+    failed = any(c["status"] == "fail" for c in claims)
+    errored = any(c["status"] == "error" for c in claims)
+    code = 1 if errored or (strict and failed) else 0
+    if errored:
+        print(f"{study.name}: a claim check raised an error (see claims.json)", file=sys.stderr)
+    return RunResult(store.root, tables, claims, code, wall)
+
+
+def summary_markdown(study, record, claims, figures, tables) -> str:
+    n_pass = sum(c["status"] == "pass" for c in claims)
+    lines = [f"# {study.name}: {study.title}", "", f"{study.paper}. Preset `{record.get('preset')}`, "
+             f"config hash `{record.get('config_hash')}`, attnlab {record.get('version')}, commit "
+             f"`{record.get('git_commit')}`, wall time {record.get('wall_time_s')} s.", "",
+             f"## Claims ({n_pass} of {len(claims)} pass)", "", markdown_table(claims), "", "## Figures", ""]
+    lines += [f"- `figures/{f.file}`: {f.caption}" for f in figures] or ["(none)"]
+    lines += ["", "## Tables", ""]
+    lines += [f"- `tables/{name}.parquet`: {len(df)} rows; columns {', '.join(map(str, df.columns))}"
+              for name, df in tables.items()]
+    return "\n".join(lines) + "\n"
+
+
+# ---- sweeps ------------------------------------------------------------------------------------------------
+def run_sweep(name: str, grid: Mapping[str, list[Any]], preset: str | None = None,
+              overrides: Mapping[str, Any] | None = None, out: str | Path | None = None,
+              executor: str = "local", workers: int | None = None, address: str | None = None,
+              device: str | None = None, strict: bool = False, progress: bool = True,
+              quiet: bool = False) -> RunResult:
+    """Every grid point is a full run of the study in OUT/points/<point>/; all their tasks share one
+    executor. OUT/tables/<name>.parquet stacks the points' tables with the grid keys as columns."""
+    points = grid_points(grid)
+    resolved = []
+    for point in points:
+        study, preset_, config = resolve(name, preset, {**(overrides or {}), **point}, device)
+        resolved.append((point, study, preset_, config))
+    study, preset = resolved[0][1], resolved[0][2]
+    grid_json = {k: [list(v) if isinstance(v, tuple) else v for v in vs] for k, vs in grid.items()}
+    base_config = resolved[0][3]
+    sweep_hash = config_hash(base_config, {"study": study.name, "grid": grid_json, "sweep": True})
+    out = Path(out) if out else Path("runs") / f"{study.name}-sweep-{sweep_hash}"
+    top = RunStore(out)
+    top_meta = _meta(study, preset, base_config, executor, workers)
+    top_meta.update(config_hash=sweep_hash, grid=grid_json, kind="sweep", points=[point_key(p) for p in points])
+    top.check(top_meta)
+    runs = []
+    for point, study_, preset_, config in resolved:
+        store = RunStore(out / "points" / point_key(point))
+        meta = _meta(study_, preset_, config, executor, workers)
+        meta["point"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in point.items()}
+        store.check(meta)
+        tasks = study_.tasks(config)
+        runs.append((study_, config, store, meta, tasks, _task_keys(tasks)))
+    top.open(top_meta)
+    start = time.perf_counter()
+    results = _run_tasks_and_finish(runs, executor, workers, address, strict, progress, quiet=True,
+                                    desc=f"{study.name} sweep")
+    stacked: dict[str, list[pd.DataFrame]] = {}
+    all_claims = []
+    for (point, *_), res in zip(resolved, results):
+        for tname, df in res.tables.items():
+            df = df.copy()
+            for k, v in point.items():
+                col = k if k not in df.columns else f"grid_{k}"
+                df[col] = [v if not isinstance(v, tuple) else ",".join(map(str, v))] * len(df)
+            stacked.setdefault(tname, []).append(df)
+        for c in res.claims:
+            all_claims.append(dict(c, point=point_key(point)))
+    failed = [k for r in results for k in r.failed_tasks]
+    tables = {k: pd.concat(v, ignore_index=True) for k, v in stacked.items()}
+    for tname, df in tables.items():
+        top.write_table(tname, df)
+    top.write_json("claims.json", all_claims)
+    wall = time.perf_counter() - start
+    top.update_config(status="failed" if failed else "done", finished=now_iso(), wall_time_s=round(wall, 3))
+    lines = [f"# sweep of {study.name}", "", f"grid: {grid_json}", "", "| point | claim | verdict | value |",
+             "|---|---|---|---|"]
+    lines += [f"| {c['point']} | `{c['id']}` | {c['status']} | {c['value']} |" for c in all_claims]
+    top.write_text("summary.md", "\n".join(lines) + "\n")
+    if not quiet:
+        for c in all_claims:
+            print(f"  {c['status'].upper():<5} {c['point']:<30} {c['id']}")
+        print(f"sweep of {study.name}: {len(points)} points, results in {out} ({wall:.1f} s)")
+    code = max([r.exit_code for r in results] + [0])
+    return RunResult(out, tables, all_claims, code, wall, failed)
+
+
+# ---- reproduce ---------------------------------------------------------------------------------------------
+def reproduce(preset: str = "quick", out: str | Path = "runs/reproduce", executor: str = "local",
+              workers: int | None = None, address: str | None = None, device: str | None = None,
+              strict: bool = False, progress: bool = True, studies: list[str] | None = None,
+              matrix: bool = False) -> int:
+    """Every registered study at ``preset`` into OUT/<study>/, a summary of all claims, then the report."""
+    out = Path(out)
+    names = studies or list(registry())
+    planned = []
+    for name in names:  # validate everything before writing anything
+        study, preset_, config = resolve(name, preset, None, device)
+        store = RunStore(out / study.name)
+        store.check(_meta(study, preset_, config, executor, workers))
+        planned.append(study.name)
+    if matrix:
+        study, preset_, config = resolve("matrix", preset if preset in ("smoke", "quick") else "quick", None, device)
+        RunStore(out / "matrix").check(_meta(study, preset_, config, executor, workers))
+    if out.exists() and (out / "reproduce.json").exists():
+        from .store import read_json
+
+        read_json(out / "reproduce.json")
+    out.mkdir(parents=True, exist_ok=True)
+    if not planned:
+        print("reproduce: no studies are registered yet; nothing to run", file=sys.stderr)
+    records, all_claims, code = [], [], 0
+    start = time.perf_counter()
+    for name in planned:
+        t0 = time.perf_counter()
+        print(f"== {name} ({preset})", file=sys.stderr)
+        try:
+            res = run_study(name, preset=preset, out=out / name, executor=executor, workers=workers,
+                            address=address, device=device, strict=strict, progress=progress)
+            status = "done" if not res.failed_tasks else "failed"
+            rc = res.exit_code
+            all_claims += [dict(c, study=name) for c in res.claims]
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001 - one broken study does not stop the others
+            print(f"{name}: failed: {type(e).__name__}: {e}", file=sys.stderr)
+            status, rc = "failed", 1
+        code = max(code, rc)
+        records.append({"study": name, "dir": name, "status": status, "exit_code": rc,
+                        "wall_time_s": round(time.perf_counter() - t0, 2)})
+    if matrix:
+        t0 = time.perf_counter()
+        res = run_study("matrix", preset=preset if preset in ("smoke", "quick") else "quick", out=out / "matrix",
+                        executor=executor, workers=workers, address=address, device=device, progress=progress)
+        records.append({"study": "matrix", "dir": "matrix", "status": "done" if not res.failed_tasks else "failed",
+                        "exit_code": res.exit_code, "wall_time_s": round(time.perf_counter() - t0, 2)})
+        code = max(code, res.exit_code)
+    atomic_write_json(out / "reproduce.json", {"preset": preset, "version": __version__, "git_commit": git_commit(),
+                                               "finished": now_iso(),
+                                               "wall_time_s": round(time.perf_counter() - start, 2),
+                                               "studies": records})
+    atomic_write_json(out / "claims.json", all_claims)
+    lines = [f"# attnlab reproduce ({preset})", "", "| study | status | wall time (s) | claims passed |",
+             "|---|---|---|---|"]
+    for r in records:
+        cs = [c for c in all_claims if c["study"] == r["study"]]
+        lines.append(f"| {r['study']} | {r['status']} | {r['wall_time_s']} | "
+                     f"{sum(c['status'] == 'pass' for c in cs)} / {len(cs)} |")
+    lines += ["", "## All claims", "", "| study | claim | verdict | value | threshold |", "|---|---|---|---|---|"]
+    lines += [f"| {c['study']} | `{c['id']}` | {c['status']} | {c['value']} | {c['threshold']} |" for c in all_claims]
+    atomic_write_text(out / "summary.md", "\n".join(lines) + "\n")
+    print(f"reproduce: {len(records)} runs, summary in {out / 'summary.md'}")
+    try:
+        from .report import write_report
+    except ImportError:
+        print("reproduce: the HTML report is not available in this version", file=sys.stderr)
+    else:
+        path = write_report(out)
+        print(f"reproduce: report in {path}")
+    return code

@@ -1,0 +1,218 @@
+"""Executors and sweeps: run many independent tasks on a process pool or a Dask cluster.
+
+``execute(jobs, executor, ...)`` runs ``run_job(payload)`` for each payload and calls ``on_result`` in the
+driver as results arrive (so finished work is stored at once and an interrupted run resumes).  A job that
+raises is reported with its key, config and error and does not stop the others.
+
+Executors:
+* ``serial`` - in this process (tests, debugging).
+* ``local``  - a process pool (spawn), ``workers`` processes (default: the cores), one torch thread each.
+* ``dask``   - a Dask cluster: ``address`` joins an existing scheduler (e.g. dask-jobqueue on SLURM/PBS),
+  otherwise a LocalCluster of ``workers`` single-threaded worker processes is started and closed.
+
+Sweeps: ``grid_points({"h": [1, 2], "T": [16, 64]})`` -> the cartesian product of overrides; each point is
+a full config of the study, whose own tasks (typically one per seed) all run through one executor.
+"""
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Callable, Iterable, Mapping
+
+from .errors import UserError
+
+EXECUTORS = ("local", "dask", "serial")
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover
+        return max(1, os.cpu_count() or 1)
+
+
+def grid_points(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """Cartesian product of a grid of overrides, in the order given."""
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+
+
+def point_key(point: Mapping[str, Any]) -> str:
+    """A filename-safe name for a grid point, e.g. ``h=2_T=64``."""
+    parts = []
+    for k, v in point.items():
+        text = ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+        parts.append(f"{k}={text}")
+    safe = "_".join(parts)
+    return "".join(c if (c.isalnum() or c in "=._,-") else "-" for c in safe) or "point"
+
+
+# ---- the worker side ---------------------------------------------------------------------------------------
+def _worker_init(threads: int = 1) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_job(payload: Mapping[str, Any]) -> dict:
+    """Run one study task from a JSON-able payload; returns {"ok", "tables" (parquet bytes), "wall_s"} or
+    {"ok": False, "error"}. Runs in worker processes: it rebuilds study and config from their names."""
+    start = time.perf_counter()
+    try:
+        if payload.get("extra_studies"):
+            os.environ["ATTNLAB_STUDIES"] = payload["extra_studies"]
+        for p in payload.get("sys_path", []):
+            if p not in sys.path:
+                sys.path.append(p)
+        if payload.get("threads"):
+            _worker_init(int(payload["threads"]))
+        from .config import coerce_overrides
+        from .store import table_to_bytes
+        from .studies import Task, get_study
+
+        study = get_study(payload["study"])
+        config = study.config_cls(**coerce_overrides(study.config_cls, payload["config"]))
+        tables = study.run_task(config, Task.from_dict(payload["task"]))
+        return {"ok": True, "tables": {k: table_to_bytes(v) for k, v in tables.items()},
+                "wall_s": time.perf_counter() - start}
+    except BaseException as e:  # noqa: BLE001 - reported by the driver, others go on
+        return {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(),
+                "wall_s": time.perf_counter() - start}
+
+
+# ---- the driver side ---------------------------------------------------------------------------------------
+def execute(jobs: list[tuple[str, dict]], on_result: Callable[[str, dict], None], executor: str = "local",
+            workers: int | None = None, address: str | None = None, progress: bool = True,
+            initial_done: int = 0, total: int | None = None, desc: str = "tasks",
+            fn: Callable[[Mapping[str, Any]], dict] = run_job) -> list[tuple[str, dict]]:
+    """Run every (key, payload) job; returns the failures [(key, result)]."""
+    if executor not in EXECUTORS:
+        raise UserError(f"--executor {executor!r}: must be one of {', '.join(EXECUTORS)}")
+    workers = workers or default_workers()
+    if workers < 1:
+        raise UserError(f"--workers {workers}: must be >= 1")
+    failures: list[tuple[str, dict]] = []
+    bar = _progress(total if total is not None else len(jobs) + initial_done, initial_done, desc, progress)
+
+    def handle(key: str, result: dict) -> None:
+        if not result.get("ok"):
+            failures.append((key, result))
+            print(f"task {key} failed: {result.get('error')}", file=sys.stderr)
+        else:
+            on_result(key, result)
+        bar.update(1)
+
+    try:
+        if not jobs:
+            return failures
+        if executor == "serial":
+            for key, payload in jobs:
+                handle(key, fn(payload))
+        elif executor == "local":
+            _run_pool(jobs, handle, workers, fn)
+        else:
+            _run_dask(jobs, handle, workers, address, fn)
+    finally:
+        bar.close()
+    return failures
+
+
+def _run_pool(jobs, handle, workers: int, fn) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
+                             initializer=_worker_init, initargs=(1,)) as pool:
+        pending = {pool.submit(fn, payload): key for key, payload in jobs}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                key = pending.pop(fut)
+                try:
+                    result = fut.result()
+                except BaseException as e:  # noqa: BLE001 - a worker process died
+                    result = {"ok": False, "error": f"worker died: {type(e).__name__}: {e}"}
+                handle(key, result)
+
+
+def _run_dask(jobs, handle, workers: int, address: str | None, fn) -> None:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as e:  # pragma: no cover
+        raise UserError(f"--executor dask needs dask[distributed]: {e}") from None
+    cluster = None
+    try:
+        if address:
+            try:
+                client = Client(address, timeout="20s")
+            except (OSError, TimeoutError) as e:
+                raise UserError(f"--address {address}: cannot reach a Dask scheduler ({e})") from None
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=40)
+            client = Client(cluster)
+        with client:
+            futures = {}
+            for key, payload in jobs:
+                futures[client.submit(fn, dict(payload, threads=1), pure=False, key=f"attnlab-{key}-{os.getpid()}")] = key
+            for fut in as_completed(list(futures)):
+                key = futures[fut]
+                try:
+                    result = fut.result()
+                except BaseException as e:  # noqa: BLE001
+                    result = {"ok": False, "error": f"dask: {type(e).__name__}: {e}"}
+                handle(key, result)
+                fut.release()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool):
+    """tqdm bar on stderr: tasks done / total, rate and ETA."""
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="task", file=sys.stderr, dynamic_ncols=True,
+                bar_format="{desc}: {n_fmt}/{total_fmt} tasks |{bar}| {rate_fmt} ETA {remaining}")
+
+
+def parse_grid(items: Iterable[str], config_cls) -> dict[str, list[Any]]:
+    """``["h=1,2,3", "Ts=16,32;64,128"]`` -> {"h": [1, 2, 3], "Ts": [(16, 32), (64, 128)]}.
+
+    Values of scalar fields are comma-separated; values of tuple fields are separated by ``;``."""
+    import typing
+
+    from .config import field_types, parse_value
+
+    types_ = field_types(config_cls)
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"--grid {item!r}: expected key=v1,v2,...")
+        key, _, text = item.partition("=")
+        key = key.strip()
+        if key not in types_:
+            from .errors import ConfigError
+
+            raise ConfigError(key, f"unknown config key for this study (known: {', '.join(sorted(types_))})")
+        is_tuple = typing.get_origin(types_[key]) is tuple
+        raw = text.split(";") if is_tuple else text.split(",")
+        if not text.strip() or any(not r.strip() for r in raw):
+            raise UserError(f"--grid {item!r}: empty value")
+        grid[key] = [parse_value(r, types_[key], key) for r in raw]
+    if not grid:
+        raise UserError("sweep needs at least one --grid key=v1,v2,...")
+    return grid
