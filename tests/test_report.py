@@ -160,3 +160,23 @@ def test_report_of_real_runner_runs(tmp_path, fixture_registry):
     assert all((m.out / "figures" / f["file"]).stat().st_size > 1000 for f in figs)
     page = _html(write_report(m.out))
     assert 'class="matrix"' in page and page.count("<img ") == 2
+
+
+def test_matrix_table_groups_reasons_and_keeps_header():
+    import pandas as pd
+
+    from attnlab.matrix import COLUMNS
+    from attnlab.report.render import matrix_html
+
+    rows = [("s1", n, True, "error", "ImportError: x | Traceback <line>", "", float("nan")) for n in ("a", "b")]
+    rows += [("s2", "a", True, "ok", "", "m", 0.5), ("s2", "b", False, "not_applicable", "why <not>", "", float("nan"))]
+    html = matrix_html(pd.DataFrame(rows, columns=COLUMNS))
+    assert "<thead><tr><th>study</th><th>metric</th><th>a</th><th>b</th></tr></thead>" in html
+    assert html.count("ImportError: x") == 3          # two cell tooltips + one grouped list entry
+    assert "<code>a</code>, <code>b</code> (error)" in html and "Traceback &lt;line&gt;" in html
+    assert 'title="why &lt;not&gt;"' in html and ">0.5<" in html
+
+
+def test_check_traceback_folds_into_details(tmp_path, fixture_registry):
+    page = _html(write_report(make_run_dir("rfx-alpha", tmp_path / "run")))
+    assert "check raised ZeroDivisionError: division by zero<details><summary>traceback</summary><pre>Traceback" in page
