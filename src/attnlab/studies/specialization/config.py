@@ -1,0 +1,107 @@
+"""Config and presets of the `specialization` study.
+
+Parameter values are ours (CPU-sized, brief sections 5-6), not the paper's, which we could not read."""
+from __future__ import annotations
+
+import dataclasses
+
+from ...config import StudyConfig
+from ...errors import ConfigError
+
+TRAIN_ACTIVATIONS = ("softmax", "softmax1", "softmax1_bias", "bayes_softmax", "linear")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecializationConfig(StudyConfig):
+    """Fields (column names of the tables where they overlap: nu, L, H, noise, D, seed, activation).
+
+    Common:       L tokens, noise = label-noise std Delta of the SGD experiments, lr = SGD learning rate eta,
+                  init_scale = |k|/sqrt(D) = |v|/sqrt(D) at init, dtype of the SGD engine, log_dt = logging
+                  interval in t = steps/D, location_law (spiked | max), value_mode (shared | theta).
+    activations:  teacher-aligned risks, flipped spike F=1, H=2, Delta=0, at each of nus; act_samples MC
+                  samples (fit on act_samples/2 independent ones); act_refine: Nelder-Mead
+                  refinement after the (beta, bias) grid search.
+    plateau:      flipped spike mu=0, nu, H heads; SGD at each D of Ds with plateau_seeds seeds up to
+                  plateau_horizon (one task per D and group of plateau_group seeds); the overlap ODE (finite-lr and gradient flow) from the inits of the first
+                  ode_seeds seeds at D = ode_D, ode_samples MC samples per drift, Euler step ode_dt.
+    variance:     Gaussian theta ~ N(0, diag(variance_sigma^2)), nu = variance_nu, H heads, D, `seeds` seeds,
+                  up to variance_horizon, activations softmax and bayes_softmax.
+    split:        flipped spike mu=0, p=1/2, nu, H heads, D, `seeds` seeds, up to split_horizon.
+    train:        flipped spike mu=(1,0), delta=(0,1) (F=2), nu, train_H heads, D, `seeds` seeds, each of
+                  train_activations, up to train_horizon; then pruning evaluated with eval_samples MC samples.
+    """
+
+    seeds: int = 10
+    L: int = 4
+    noise: float = 0.1
+    lr: float = 0.3
+    init_scale: float = 0.1
+    dtype: str = "float32"
+    log_dt: float = 1.0
+    location_law: str = "spiked"
+    value_mode: str = "shared"
+    # activations experiment
+    nus: tuple[float, ...] = (1.0, 4.0, 9.0, 16.0, 25.0)
+    act_samples: int = 60000
+    act_refine: bool = True
+    # plateau + ODE
+    nu: float = 16.0
+    H: int = 4
+    Ds: tuple[int, ...] = (250, 1000, 4000)
+    plateau_seeds: int = 10
+    plateau_group: int = 4
+    plateau_horizon: float = 100.0
+    ode_D: int = 1000
+    ode_seeds: int = 1
+    ode_samples: int = 20000
+    ode_dt: float = 0.05
+    # variance ordering, split, training
+    D: int = 500
+    variance_sigma: tuple[float, ...] = (1.0, 0.5)
+    variance_nu: float = 16.0
+    variance_horizon: float = 150.0
+    split_horizon: float = 300.0
+    train_H: int = 6
+    train_activations: tuple[str, ...] = ("softmax", "softmax1", "softmax1_bias", "bayes_softmax")
+    train_horizon: float = 300.0
+    eval_samples: int = 20000
+
+    def validate(self) -> None:
+        super().validate()
+        self.check_positive("L", "lr", "init_scale", "log_dt", "nus", "act_samples", "nu", "H", "Ds",
+                            "plateau_seeds", "plateau_group", "plateau_horizon", "ode_D", "ode_seeds", "ode_samples", "ode_dt",
+                            "D", "variance_sigma", "variance_nu", "variance_horizon", "split_horizon",
+                            "train_H", "train_horizon", "eval_samples")
+        self.check_nonnegative("noise")
+        self.check_choice("dtype", {"float32", "float64"})
+        self.check_choice("location_law", {"spiked", "max"})
+        self.check_choice("value_mode", {"shared", "theta"})
+        self.check_choice("train_activations", set(TRAIN_ACTIVATIONS))
+        if self.L < 2:
+            raise ConfigError("L", f"must be >= 2 (one signal token and at least one noise token), got {self.L}")
+        for name in ("D", "ode_D"):
+            if getattr(self, name) < 8:
+                raise ConfigError(name, f"must be >= 8, got {getattr(self, name)}")
+        if min(self.Ds) < 8:
+            raise ConfigError("Ds", f"every D must be >= 8, got {self.Ds}")
+        if self.ode_seeds > self.plateau_seeds:
+            raise ConfigError("ode_seeds", f"must be <= plateau_seeds ({self.plateau_seeds}), got {self.ode_seeds}")
+        if self.ode_dt > self.log_dt:
+            raise ConfigError("ode_dt", f"must be <= log_dt ({self.log_dt}), got {self.ode_dt}")
+        if self.train_H < 3:
+            raise ConfigError("train_H", f"must be >= 3 (more heads than the F = 2 features), got {self.train_H}")
+        if not self.train_activations:
+            raise ConfigError("train_activations", "must name at least one activation")
+
+
+PRESETS = {
+    "smoke": dict(seeds=3, nus=(4.0, 25.0), act_samples=3000, act_refine=False, Ds=(48, 96), plateau_seeds=2,
+                  plateau_horizon=12.0, ode_D=96, ode_samples=2000, ode_dt=0.25, D=48, variance_horizon=12.0,
+                  split_horizon=12.0, train_H=3, train_horizon=12.0, eval_samples=2000, log_dt=1.0),
+    "quick": dict(seeds=10, act_samples=30000, Ds=(100, 400, 1600), plateau_seeds=8, plateau_horizon=70.0,
+                  ode_D=400, ode_samples=8000, ode_dt=0.1, D=120, variance_horizon=150.0, split_horizon=150.0,
+                  train_H=6, train_horizon=150.0, eval_samples=20000),
+    "paper": dict(seeds=10, act_samples=100000, Ds=(250, 1000, 4000), plateau_seeds=10, plateau_horizon=150.0,
+                  ode_D=1000, ode_seeds=3, ode_samples=20000, ode_dt=0.05, D=500, variance_horizon=300.0,
+                  split_horizon=300.0, train_H=6, train_horizon=300.0, eval_samples=50000),
+}

@@ -1,0 +1,233 @@
+"""The study's experiments: each task's work, from config + task params to tidy tables.
+
+Experiments (brief sections 4-6; designs and sizes are ours [reconstruction]):
+  activations  teacher-aligned risks vs nu (flipped spike F=1, H=2, Delta=0), and the one-hot setting
+  plateau      SGD at several D (flipped spike, mu=0) -> exit times vs log D; ODE at ode_D
+  ode          the overlap ODE (finite lr, and gradient flow) from a seed's own initial overlaps
+  variance     Gaussian theta, sigma=(1, 0.5): which feature is learned first
+  split        flipped spike mu=0: 2/2 split of 4 heads, excursions through 3/1
+  train        F=2 flipped spike, train_H heads, per activation: final risk and pruning curve
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import SpecializationConfig
+from .data import Prior
+from .models import HAS_BIAS, attention
+from .theory import (FieldSampler, aligned_errors, bayes_softmax_construction, fit_aligned, integrate_ode,
+                     posterior_mean, risk, student_fields)
+from .train import SGDSetup, init_weights, order_parameters, run_sgd
+
+# ---- priors of the experiments -------------------------------------------------------------------------
+FLIP1 = Prior.flipped((0.0,), (1.0,), 0.5)                 # theta = +-1, F = 1
+FLIP2 = Prior.flipped((1.0, 0.0), (0.0, 1.0), 0.5)         # theta = (1, +-1), F = 2
+ONEHOT = Prior.discrete(((1.0, 0.0), (0.0, 1.0)), (0.5, 0.5))
+
+
+def variance_prior(cfg: SpecializationConfig) -> Prior:
+    return Prior.gaussian((0.0,) * len(cfg.variance_sigma), cfg.variance_sigma)
+
+
+def _seed(cfg: SpecializationConfig, *parts) -> int:
+    """A deterministic seed from the config seed and the task's identity."""
+    h = 0
+    for p in (cfg.seed,) + parts:
+        for ch in str(p):
+            h = (h * 1000003 + ord(ch)) % (2 ** 31 - 1)
+    return h
+
+
+def replica_seeds(cfg: SpecializationConfig, experiment: str, n: int, D: int) -> list[int]:
+    """Init seeds of the replicas (replica r of an experiment at dimension D)."""
+    return [_seed(cfg, experiment, "init", D, r) for r in range(n)]
+
+
+# ---- long-format dynamics rows --------------------------------------------------------------------------
+def dynamics_rows(t, risk_, A, Q, b, H: int, F: int, meta: dict) -> pd.DataFrame:
+    """Long table from trajectories of one replica: t (nt,), risk (nt,), A (nt, 2H, T), Q (nt, 2H, 2H),
+    b (nt, H).  Names: M (head, feature) = k_h.k*_f/D; N (head, feature=0) = v_h.v*/D (first value
+    coordinate); Rkk (head) = |k_h|^2/D; Pvv (head) = |v_h|^2/D; b (head) = logit bias."""
+    nt = len(t)
+    heads = np.arange(H)
+    parts = []
+
+    def add(name, vals, head, feature):                      # vals (nt, n)
+        n = vals.shape[1]
+        parts.append(pd.DataFrame(dict(
+            t=np.repeat(t, n), risk=np.repeat(risk_, n), name=name,
+            head=np.tile(head, nt), feature=np.tile(feature, nt), value=vals.reshape(-1))))
+
+    add("M", A[:, :H, :F].reshape(nt, H * F), np.repeat(heads, F), np.tile(np.arange(F), H))
+    add("N", A[:, H:, F], heads, np.zeros(H, int))
+    add("Rkk", np.diagonal(Q, axis1=1, axis2=2)[:, :H], heads, np.full(H, -1))
+    add("Pvv", np.diagonal(Q, axis1=1, axis2=2)[:, H:], heads, np.full(H, -1))
+    add("b", b, heads, np.full(H, -1))
+    df = pd.concat(parts, ignore_index=True)
+    for k, v in meta.items():
+        df[k] = v
+    return df
+
+
+def _sgd_tables(cfg, experiment, setup: SGDSetup, n_seeds: int, horizon: float) -> tuple[pd.DataFrame, object]:
+    seeds = replica_seeds(cfg, experiment, n_seeds, setup.D)
+    log = run_sgd(setup, seeds, horizon, cfg.log_dt, data_seed=_seed(cfg, experiment, "data", setup.D,
+                                                                      setup.activation))
+    frames = [dynamics_rows(log.t, log.risk[r], log.A[r], log.Q[r], log.b[r], setup.H, setup.prior.F,
+                            dict(experiment=experiment, source="sgd", activation=setup.activation,
+                                 D=setup.D, seed=r, nu=setup.nu, H=setup.H))
+              for r in range(n_seeds)]
+    return pd.concat(frames, ignore_index=True), log
+
+
+def setup_for(cfg, prior, D, H, nu, activation) -> SGDSetup:
+    return SGDSetup(D=D, L=cfg.L, H=H, prior=prior, nu=nu, noise=cfg.noise, lr=cfg.lr, activation=activation,
+                    location_law=cfg.location_law, value_mode=cfg.value_mode, init_scale=cfg.init_scale,
+                    dtype=cfg.dtype, device=cfg.device)
+
+
+# ---- experiments ----------------------------------------------------------------------------------------
+def run_activations(cfg: SpecializationConfig, nu: float, setting: str) -> dict:
+    """Teacher-aligned risks at one nu: Bayes risk, the Bayes-softmax construction, and the best aligned
+    softmax / softmax1 / softmax1_bias (fit on independent samples, evaluated on the test samples).
+
+    setting "flipped": F=1, theta=+-1, H=2 keys +-beta k*.  setting "onehot": theta in {e1, e2}, H=2 keys
+    beta e_h, plus the unspecialized softmax (both keys beta (k*_1 + k*_2)/sqrt 2).  Delta = 0, shared value."""
+    prior = FLIP1 if setting == "flipped" else ONEHOT
+    F, N = prior.F, cfg.act_samples
+    test = FieldSampler(prior, nu, cfg.L, 0.0, N, _seed(cfg, "act-test", setting, nu)).fields
+    fit = FieldSampler(prior, nu, cfg.L, 0.0, max(N // 2, 1000), _seed(cfg, "act-fit", setting, nu)).fields
+    e_bayes = (posterior_mean(test, prior, nu) - test.y) ** 2
+    A, Q, b = bayes_softmax_construction(prior, nu)
+    omega = test.u @ A.T                                           # (N, L, 2H): no orthogonal part
+    H = A.shape[0] // 2
+    sig = attention(omega[..., :H], "bayes_softmax", b.expand(N, H))
+    e_bs = ((sig * omega[..., H:]).sum((-2, -1)) - test.y) ** 2
+    errs = {"bayes": (e_bayes, math.nan, math.nan), "bayes_softmax": (e_bs, math.sqrt(nu), math.nan)}
+    pts, _ = prior.support()
+    keys_dir = pts / pts.norm(dim=1, keepdim=True)                 # (H, F) unit key directions
+    beta_grid = np.arange(0.0, 6.01, 0.5)            # coarse grid, then Nelder-Mead (act_refine)
+    bias_grid = np.arange(-12.0, 4.01, 1.0)
+    variants = [("softmax", keys_dir, None), ("softmax1", keys_dir, None), ("softmax1_bias", keys_dir, bias_grid)]
+    if setting == "onehot":
+        variants.append(("softmax_unspecialized", torch.full((2, F), 1.0 / math.sqrt(F), dtype=torch.float64), None))
+    for name, kd, bg in variants:
+        act = "softmax" if name == "softmax_unspecialized" else name
+        best = fit_aligned(fit, kd, act, F, "shared", beta_grid, bg, refine=cfg.act_refine)
+        e = aligned_errors(test, best["beta"] * kd, act, best["bias"], best["a"], F, "shared")
+        errs[name] = (e, best["beta"], math.nan if best["bias"] is None else best["bias"])
+    rows = []
+    sq = math.sqrt(N)
+    for name, (e, beta, bias) in errs.items():
+        d = e - e_bayes
+        rows.append(dict(prior=setting, nu=nu, L=cfg.L, H=2, noise=0.0, activation=name,
+                         risk=float(e.mean()), stderr=float(e.std() / sq), excess=float(d.mean()),
+                         excess_stderr=float(d.std() / sq), beta=beta, bias=bias, samples=N))
+    return {"activations": pd.DataFrame(rows)}
+
+
+def run_plateau(cfg: SpecializationConfig, D: int, first: int, count: int) -> dict:
+    """Plateau replicas first..first+count-1 at dimension D (their inits do not depend on the grouping)."""
+    setup = setup_for(cfg, FLIP1, D, cfg.H, cfg.nu, "softmax")
+    seeds = replica_seeds(cfg, "plateau", cfg.plateau_seeds, D)[first:first + count]
+    log = run_sgd(setup, seeds, cfg.plateau_horizon, cfg.log_dt, data_seed=_seed(cfg, "plateau", "data", D, first))
+    frames = [dynamics_rows(log.t, log.risk[r], log.A[r], log.Q[r], log.b[r], cfg.H, 1,
+                            dict(experiment="plateau", source="sgd", activation="softmax", D=D, seed=first + r,
+                                 nu=cfg.nu, H=cfg.H))
+              for r in range(len(seeds))]
+    return {"dynamics": pd.concat(frames, ignore_index=True)}
+
+
+def run_ode(cfg: SpecializationConfig, seed_index: int) -> dict:
+    """The overlap ODE from the initial overlaps of plateau replica `seed_index` at D = ode_D:
+    source "ode" (finite lr, with the lr^2 noise term) and "gradient_flow" (without it), both on the t axis."""
+    D = cfg.ode_D
+    setup = setup_for(cfg, FLIP1, D, cfg.H, cfg.nu, "softmax")
+    seeds = replica_seeds(cfg, "plateau", cfg.plateau_seeds, D)
+    W, b = init_weights(setup, [seeds[seed_index]])
+    A0, Q0 = order_parameters(W, setup.T)
+    fs = FieldSampler(FLIP1, cfg.nu, cfg.L, cfg.noise, cfg.ode_samples, _seed(cfg, "ode-mc", seed_index), H=cfg.H,
+                      location_law=cfg.location_law, value_mode=cfg.value_mode).fields
+    frames = []
+    for source, noise_term in (("ode", True), ("gradient_flow", False)):
+        out = integrate_ode(fs, A0[0], Q0[0], b[0].double(), "softmax", cfg.lr, cfg.plateau_horizon, cfg.ode_dt,
+                            cfg.log_dt, sgd_noise=noise_term)
+        frames.append(dynamics_rows(out["t"], out["risk"], out["A"], out["Q"], out["b"], cfg.H, 1,
+                                    dict(experiment="plateau", source=source, activation="softmax", D=D,
+                                         seed=seed_index, nu=cfg.nu, H=cfg.H)))
+    return {"dynamics": pd.concat(frames, ignore_index=True)}
+
+
+def run_variance(cfg: SpecializationConfig, activation: str) -> dict:
+    setup = setup_for(cfg, variance_prior(cfg), cfg.D, cfg.H, cfg.variance_nu, activation)
+    df, _ = _sgd_tables(cfg, "variance", setup, cfg.seeds, cfg.variance_horizon)
+    return {"dynamics": df}
+
+
+def run_split(cfg: SpecializationConfig) -> dict:
+    setup = setup_for(cfg, FLIP1, cfg.D, cfg.H, cfg.nu, "softmax")
+    df, _ = _sgd_tables(cfg, "split", setup, cfg.seeds, cfg.split_horizon)
+    return {"dynamics": df}
+
+
+def prune_order(fs, A, Q, b, activation: str) -> list[int]:
+    """Heads in increasing order of |v_h| * (mean attention mass sum_l sigma_lh) [brief claim 8]."""
+    H = A.shape[0] // 2
+    omega = student_fields(fs, A, Q)
+    bias = b.expand(omega.shape[0], H) if HAS_BIAS[activation] else None
+    mass = attention(omega[..., :H], activation, bias).abs().sum(-2).mean(0)     # (H,)
+    vnorm = torch.diagonal(Q)[H:].clamp_min(0).sqrt()
+    return [int(h) for h in torch.argsort(vnorm * mass)]
+
+
+def _keep(A, Q, b, heads: list[int]):
+    H = A.shape[0] // 2
+    idx = torch.tensor(heads + [H + h for h in heads], dtype=torch.long)
+    return A[idx], Q[idx][:, idx], b[torch.tensor(heads, dtype=torch.long)]
+
+
+def run_train(cfg: SpecializationConfig, activation: str) -> dict:
+    """Train train_H heads on the F=2 flipped spike; final population risk and the pruning curve (heads
+    removed in prune_order, no retraining), each risk by MC over eval_samples fresh samples."""
+    setup = setup_for(cfg, FLIP2, cfg.D, cfg.train_H, cfg.nu, activation)
+    df, log = _sgd_tables(cfg, "train", setup, cfg.seeds, cfg.train_horizon)
+    fs = FieldSampler(FLIP2, cfg.nu, cfg.L, cfg.noise, cfg.eval_samples, _seed(cfg, "eval", activation),
+                      H=cfg.train_H, location_law=cfg.location_law, value_mode=cfg.value_mode).fields
+    rows = []
+    for r in range(cfg.seeds):
+        A = torch.as_tensor(log.A[r, -1]); Q = torch.as_tensor(log.Q[r, -1]); b = torch.as_tensor(log.b[r, -1])
+        order = prune_order(fs, A, Q, b, activation)
+        for n_pruned in range(cfg.train_H):
+            keep = sorted(order[n_pruned:])
+            Ak, Qk, bk = _keep(A, Q, b, keep)
+            m, se = risk(_subfields(fs, keep, cfg.train_H), Ak, Qk, bk, activation)
+            rows.append(dict(experiment="train", activation=activation, seed=r, H=cfg.train_H, n_pruned=n_pruned,
+                             risk=m, stderr=se, online_risk=float(log.risk[r, -1]), nu=cfg.nu, D=cfg.D))
+    return {"dynamics": df, "pruning": pd.DataFrame(rows)}
+
+
+def _subfields(fs, keep: list[int], H: int):
+    """Fields restricted to the kept heads' orthogonal normals (the kept heads' own g columns)."""
+    from .theory import Fields
+    idx = torch.tensor(keep + [H + h for h in keep], dtype=torch.long)
+    return Fields(fs.theta, fs.eps, fs.u, fs.g[..., idx], fs.y)
+
+
+def bayes_reference(cfg: SpecializationConfig) -> pd.DataFrame:
+    """Bayes risks of the SGD experiments' data (with label noise): E[(y - E[y|X])^2], MC."""
+    rows = []
+    specs = [("plateau", FLIP1, cfg.nu), ("split", FLIP1, cfg.nu), ("train", FLIP2, cfg.nu),
+             ("variance", variance_prior(cfg), cfg.variance_nu)]
+    for exp, prior, nu in specs:
+        if cfg.location_law != "spiked" and not prior.is_discrete:
+            continue
+        fs = FieldSampler(prior, nu, cfg.L, cfg.noise, cfg.eval_samples, _seed(cfg, "bayes", exp),
+                          location_law=cfg.location_law, value_mode=cfg.value_mode).fields
+        e = (posterior_mean(fs, prior, nu, cfg.value_mode, cfg.location_law) - fs.y) ** 2
+        rows.append(dict(experiment=exp, nu=nu, L=cfg.L, noise=cfg.noise, risk=float(e.mean()),
+                         stderr=float(e.std() / math.sqrt(e.numel())), var_y=float(fs.y.var())))
+    return pd.DataFrame(rows)

@@ -1,0 +1,193 @@
+"""Figures F1-F6 of the brief, from the result tables only (matplotlib Agg)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..base import Figure  # noqa: E402
+
+
+def _save(fig, outdir: Path, name: str) -> str:
+    fig.tight_layout()
+    fig.savefig(outdir / name, dpi=110)
+    plt.close(fig)
+    return name
+
+
+def _bayes(tables, experiment):
+    b = tables.get("bayes")
+    if b is None or b.empty or not (b["experiment"] == experiment).any():
+        return None
+    return float(b[b["experiment"] == experiment]["risk"].iloc[0])
+
+
+def fig_risk_vs_t(tables, config, outdir) -> Figure | None:
+    dyn = tables.get("dynamics")
+    if dyn is None:
+        return None
+    d = dyn[(dyn["experiment"] == "plateau") & (dyn["name"] == "M") & (dyn["head"] == 0) & (dyn["feature"] == 0)]
+    if d.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    sgd = d[d["source"] == "sgd"]
+    for D, g in sgd.groupby("D"):
+        m = g.groupby("t")["risk"].mean()
+        ax.plot(m.index, m.values, "o", ms=2.5, label=f"SGD D={int(D)} (mean of {g['seed'].nunique()} seeds)")
+    for src, style in (("ode", "-k"), ("gradient_flow", "--k")):
+        for seed, g in d[d["source"] == src].groupby("seed"):
+            ax.plot(g["t"], g["risk"], style, lw=1.2, label=f"{src.replace('_', ' ')} (init of seed {seed}, D={int(g['D'].iloc[0])})")
+    eb = _bayes(tables, "plateau")
+    if eb is not None:
+        ax.axhline(eb, color="gray", ls=":", label="Bayes risk")
+    ax.set_xlabel("t = steps / D")
+    ax.set_ylabel("test error E[(y - f)^2]")
+    ax.set_title("Plateau then drop (flipped spike, softmax)")
+    ax.legend(fontsize=7)
+    return Figure(_save(fig, outdir, "risk_vs_t.png"),
+                  "F1: test error vs t = steps/D. Markers: online SGD at several D (seed mean); lines: overlap ODE "
+                  "(solid: finite lr with the lr^2 term; dashed: gradient flow) from the same initial overlaps; "
+                  "dotted: Bayes risk. Command: attnlab run specialization")
+
+
+def fig_overlaps(tables, config, outdir) -> Figure | None:
+    dyn = tables.get("dynamics")
+    if dyn is None:
+        return None
+    d = dyn[(dyn["experiment"] == "plateau") & (dyn["name"] == "M") & (dyn["feature"] == 0)]
+    ode = d[d["source"] == "ode"]
+    if ode.empty:
+        return None
+    seed, D = int(ode["seed"].iloc[0]), int(ode["D"].iloc[0])
+    sgd = d[(d["source"] == "sgd") & (d["D"] == D) & (d["seed"] == seed)]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for h, g in sgd.groupby("head"):
+        ax.plot(g["t"], g["value"], "o", ms=2.5, color=colors[h % len(colors)], label=f"SGD head {h}")
+    for h, g in ode[ode["seed"] == seed].groupby("head"):
+        ax.plot(g["t"], g["value"], "-", color=colors[h % len(colors)], lw=1.2, label=f"ODE head {h}")
+    ax.set_xlabel("t = steps / D")
+    ax.set_ylabel("M_h = k_h . k* / D")
+    ax.set_title(f"Per-head key overlaps, D={D}, seed {seed}")
+    ax.legend(fontsize=7, ncol=2)
+    return Figure(_save(fig, outdir, "overlaps_per_head.png"),
+                  f"F2: key-teacher overlaps M_h(t) per head at D={D}: SGD (markers) and the finite-lr ODE (lines) "
+                  "from the same initialisation; all heads alike on the plateau, then they split between +k* and -k*.")
+
+
+def fig_variance(tables, config, outdir) -> Figure | None:
+    dyn = tables.get("dynamics")
+    if dyn is None:
+        return None
+    d = dyn[(dyn["experiment"] == "variance") & (dyn["name"] == "M")]
+    if d.empty:
+        return None
+    acts = sorted(d["activation"].unique())
+    fig, axes = plt.subplots(1, len(acts), figsize=(5.2 * len(acts), 3.8), squeeze=False)
+    for ax, act in zip(axes[0], acts):
+        g = d[d["activation"] == act]
+        m = g.assign(a=g["value"].abs()).groupby(["feature", "seed", "t"])["a"].max().reset_index()
+        for f, gf in m.groupby("feature"):
+            for _, gs in gf.groupby("seed"):
+                ax.plot(gs["t"], gs["a"], color=f"C{f}", alpha=0.25, lw=0.8)
+            mm = gf.groupby("t")["a"].mean()
+            ax.plot(mm.index, mm.values, color=f"C{f}", lw=2,
+                    label=f"feature {f}: sigma={config.variance_sigma[f]:g} (seed mean)")
+        ax.axhline(0.5, color="gray", ls=":", lw=1)
+        ax.set_xlabel("t = steps / D")
+        ax.set_ylabel("max_h |M_hf|")
+        ax.set_title(act)
+        ax.legend(fontsize=7)
+    return Figure(_save(fig, outdir, "variance_order.png"),
+                  "F3: sequential specialization with Gaussian theta, diag Cov = sigma^2: max over heads of |M_hf| "
+                  "per feature (thin: seeds, thick: mean); the larger-variance feature is learned first. Dotted: 0.5 threshold.")
+
+
+def fig_split(tables, config, outdir) -> Figure | None:
+    dyn = tables.get("dynamics")
+    if dyn is None:
+        return None
+    d = dyn[(dyn["experiment"] == "split") & (dyn["name"] == "M") & (dyn["feature"] == 0)]
+    if d.empty:
+        return None
+    seeds = sorted(d["seed"].unique())[:10]
+    ncol = min(5, len(seeds))
+    nrow = int(np.ceil(len(seeds) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, 2.2 * nrow), squeeze=False, sharey=True)
+    for ax, s in zip(axes.flat, seeds):
+        for h, g in d[d["seed"] == s].groupby("head"):
+            ax.plot(g["t"], g["value"], lw=1)
+        ax.axhline(0.3, color="gray", ls=":", lw=0.8)
+        ax.axhline(-0.3, color="gray", ls=":", lw=0.8)
+        ax.set_title(f"seed {s}", fontsize=8)
+        ax.set_xlabel("t", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("M_h")
+    for ax in list(axes.flat)[len(seeds):]:
+        ax.axis("off")
+    return Figure(_save(fig, outdir, "split.png"),
+                  "F4: per-seed head overlaps M_h(t) (flipped spike, p = 1/2, H = 4): heads split between the two "
+                  "modes; uneven splits (3/1) rebalance to 2/2. Dotted: the +-0.3 split threshold.")
+
+
+def fig_activations(tables, config, outdir) -> Figure | None:
+    df = tables.get("activations")
+    if df is None or df.empty:
+        return None
+    d = df[df["prior"] == "flipped"]
+    if d.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for act, g in d.groupby("activation"):
+        g = g.sort_values("nu")
+        style = dict(ls="-", marker="o", ms=4)
+        if act == "bayes":
+            style = dict(ls="--", color="k", marker="", lw=1.5, zorder=5)
+        elif act == "bayes_softmax":
+            style = dict(ls="none", marker="s", ms=7, mfc="none", zorder=4)
+        ax.errorbar(g["nu"], g["risk"], yerr=g["stderr"], capsize=2, label=act, **style)
+    ax.set_yscale("log")
+    ax.set_xlabel("signal strength nu")
+    ax.set_ylabel("test error E[(y - f)^2]")
+    ax.set_title("Teacher-aligned heads, flipped spike F=1, H=2, L=4")
+    ax.legend(fontsize=7)
+    return Figure(_save(fig, outdir, "activations_vs_nu.png"),
+                  "F5: risk of the best teacher-aligned configuration per activation vs nu (MC, +-1 SE), with the "
+                  "Bayes risk (dashed; the Bayes-softmax squares lie on it). Softmax keeps a floor; softmax-1 + bias follows Bayes.")
+
+
+def fig_pruning(tables, config, outdir) -> Figure | None:
+    p = tables.get("pruning")
+    if p is None or p.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for act, g in p.groupby("activation"):
+        s = g.groupby("n_pruned")["risk"].agg(["mean", "std", "count"])
+        ax.errorbar(s.index, s["mean"], yerr=s["std"] / np.sqrt(s["count"]), marker="o", capsize=2, label=act)
+    eb = _bayes(tables, "train")
+    if eb is not None:
+        ax.axhline(eb, color="k", ls="--", label="Bayes risk")
+    H = int(p["H"].iloc[0])
+    ax.axvline(H - 2, color="gray", ls=":", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("heads pruned (lowest |v_h| x attention mass first)")
+    ax.set_ylabel("test error")
+    ax.set_title(f"Pruning after training, H={H}, F=2")
+    ax.legend(fontsize=7)
+    return Figure(_save(fig, outdir, "pruning.png"),
+                  "F6: population risk after removing heads without retraining (seed mean +- SE) per activation, "
+                  "with the Bayes risk; dotted: H - F heads removed. Points at 0 pruned are the final trained risks.")
+
+
+def make_figures(tables, config, outdir: Path) -> list[Figure]:
+    outdir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for fn in (fig_risk_vs_t, fig_overlaps, fig_variance, fig_split, fig_activations, fig_pruning):
+        f = fn(tables, config, outdir)
+        if f is not None:
+            out.append(f)
+    return out

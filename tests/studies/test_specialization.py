@@ -1,0 +1,414 @@
+"""Unit tests of the `specialization` study: data, manual gradients vs autograd, engine vs a naive loop,
+theory vs D-dimensional Monte Carlo, Bayes posterior vs brute force, claims that pass and fail."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from attnlab.config import build_config
+from attnlab.errors import ConfigError, DivergenceError
+from attnlab.studies.specialization import STUDY
+from attnlab.studies.specialization import claims as C
+from attnlab.studies.specialization.config import SpecializationConfig
+from attnlab.studies.specialization.data import Prior, sample_batch
+from attnlab.studies.specialization.models import ACTIVATIONS, MultiHeadSLR, attention, forward_backward
+from attnlab.studies.specialization.theory import (FieldSampler, bayes_softmax_construction, drift, posterior_mean,
+                                                    risk)
+from attnlab.studies.specialization.train import (ChunkSampler, SGDSetup, chunk_size, init_weights,
+                                                   order_parameters, run_sgd, sgd_step_reference)
+
+FLIP = Prior.flipped((0.0,), (1.0,))
+
+
+# ---- data ---------------------------------------------------------------------------------------------
+def test_spiked_data_statistics():
+    g = torch.Generator().manual_seed(0)
+    X, y, eps, theta = sample_batch(20000, 4, 16, FLIP, 9.0, 0.0, g)
+    sig = X[torch.arange(20000), eps]                       # signal tokens
+    # x_eps[0] = xi + 3 theta ; label = coordinate F = 1
+    m = (sig[:, 0] * theta[:, 0]).mean().item()
+    assert abs(m - 3.0) < 4 * math.sqrt(1.0 / 20000)
+    assert torch.equal(y, sig[:, 1])
+    assert abs(eps.float().mean().item() - 1.5) < 4 * math.sqrt(1.25 / 20000)
+    assert abs((theta == 1).float().mean().item() - 0.5) < 0.02
+
+
+def test_max_law_location_follows_softmax():
+    g = torch.Generator().manual_seed(1)
+    X, y, eps, theta = sample_batch(20000, 3, 8, FLIP, 2.0, 0.0, g, location_law="max")
+    # eps is the arg-max-like token: the chosen token's chi = theta . x[0] exceeds the average one
+    chi = X[..., 0] * theta
+    assert (chi[torch.arange(20000), eps] - chi.mean(1)).mean() > 0.5
+
+
+def test_prior_validation():
+    with pytest.raises(ConfigError):
+        Prior.flipped((0.0,), (1.0,), p=1.5)
+    with pytest.raises(ConfigError):
+        Prior.gaussian((0.0, 0.0), (1.0,))
+    with pytest.raises(ConfigError):
+        Prior.discrete(((1.0,), (0.0,)), (0.3, 0.3))
+
+
+# ---- manual gradients vs autograd --------------------------------------------------------------------------
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_forward_backward_matches_autograd(activation):
+    g = torch.Generator().manual_seed(2)
+    chi = torch.randn(7, 4, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    z = torch.randn(7, 4, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(7, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(7, generator=g, dtype=torch.float64)
+    f, r, ck, cv, cb = forward_backward(chi, z, y, activation, b)
+    sigma = attention(chi, activation, b)
+    loss = 0.5 * (((sigma * z).sum((-2, -1)) - y) ** 2).sum()
+    gchi, gz, gb = torch.autograd.grad(loss, (chi, z, b), allow_unused=True)
+    torch.testing.assert_close(ck, gchi)
+    torch.testing.assert_close(cv, gz)
+    if activation in ("softmax1_bias", "bayes_softmax"):
+        torch.testing.assert_close(cb, gb)
+    else:
+        assert gb is None or torch.count_nonzero(gb) == 0
+
+
+@pytest.mark.parametrize("activation", ["softmax", "softmax1_bias", "bayes_softmax"])
+def test_engine_matches_autograd_loop(activation):
+    """run_sgd (batched, manual gradients) == a per-step autograd loop on the same data."""
+    setup = SGDSetup(D=24, L=3, H=2, prior=FLIP, nu=4.0, noise=0.1, lr=0.4, activation=activation, dtype="float64")
+    seeds, steps = [3, 4, 5], 48
+    assert steps <= chunk_size(setup, len(seeds))
+    log = run_sgd(setup, seeds, t_max=steps / setup.D, log_dt=steps / setup.D, data_seed=9)
+    W, b = init_weights(setup, seeds)
+    X, y = ChunkSampler(setup, len(seeds), chunk_size(setup, len(seeds)), torch.Generator().manual_seed(9)).draw()
+    for s in range(steps):
+        W, b = sgd_step_reference(setup, W, b, X[s], y[s])
+    torch.testing.assert_close(log.W, W)
+    torch.testing.assert_close(log.bias, b)
+
+
+@pytest.mark.parametrize("law,value_mode", [("max", "shared"), ("spiked", "theta"), ("max", "theta")])
+def test_engine_variants_match_autograd(law, value_mode):
+    prior = Prior.flipped((1.0, 0.0), (0.0, 1.0))
+    setup = SGDSetup(D=20, L=3, H=2, prior=prior, nu=2.0, noise=0.0, lr=0.4, activation="softmax1_bias",
+                     location_law=law, value_mode=value_mode, dtype="float64")
+    steps = 20
+    log = run_sgd(setup, [1, 2], t_max=steps / setup.D, log_dt=steps / setup.D, data_seed=4)
+    W, b = init_weights(setup, [1, 2])
+    X, y = ChunkSampler(setup, 2, chunk_size(setup, 2), torch.Generator().manual_seed(4)).draw()
+    for s in range(steps):
+        W, b = sgd_step_reference(setup, W, b, X[s], y[s])
+    torch.testing.assert_close(log.W, W)
+
+
+def test_bayes_softmax_construction_theta_values():
+    prior = Prior.discrete(((1.0, 0.0), (0.0, 1.0)), (0.6, 0.4))
+    fs = FieldSampler(prior, 5.0, 4, 0.0, 2000, 14, value_mode="theta").fields
+    A, Q, b = bayes_softmax_construction(prior, 5.0, value_mode="theta")
+    omega = fs.u @ A.T
+    f = (attention(omega[..., :2], "bayes_softmax", b.expand(2000, 2)) * omega[..., 2:]).sum((-2, -1))
+    torch.testing.assert_close(f, posterior_mean(fs, prior, 5.0, value_mode="theta"))
+
+
+def test_module_matches_fields():
+    g = torch.Generator().manual_seed(3)
+    m = MultiHeadSLR(32, 3, "bayes_softmax", generator=g, dtype=torch.float64)
+    X = torch.randn(5, 4, 32, generator=g, dtype=torch.float64)
+    chi, z = X @ m.K.T / math.sqrt(32), X @ m.V.T / math.sqrt(32)
+    ref = (attention(chi, "bayes_softmax", m.b.expand(5, 3)) * z).sum((-2, -1))
+    torch.testing.assert_close(m(X), ref)
+
+
+def test_divergence_raises():
+    setup = SGDSetup(D=16, L=4, H=2, prior=FLIP, nu=16.0, noise=0.1, lr=500.0, activation="linear")
+    with pytest.raises(DivergenceError):
+        run_sgd(setup, [0, 1], t_max=40, log_dt=1, data_seed=0)
+
+
+def test_run_sgd_deterministic():
+    setup = SGDSetup(D=32, L=4, H=2, prior=FLIP, nu=9.0, noise=0.1, lr=0.3)
+    a = run_sgd(setup, [1, 2], 2.0, 1.0, data_seed=3)
+    b = run_sgd(setup, [1, 2], 2.0, 1.0, data_seed=3)
+    np.testing.assert_array_equal(a.Q, b.Q)
+    np.testing.assert_array_equal(a.risk, b.risk)
+
+
+# ---- theory vs D-dimensional Monte Carlo ---------------------------------------------------------------------
+def _structured_weights(D, H, T, gen):
+    W = 0.3 * torch.randn(2 * H, D, generator=gen, dtype=torch.float64) / math.sqrt(D)
+    W[0, 0] += 1.2                      # key 0 along +k*
+    W[1, 0] -= 0.8                      # key 1 along -k*
+    W[H:, T - 1] += 0.7                 # values along v*
+    return W
+
+
+@pytest.mark.parametrize("activation", ["softmax", "softmax1_bias", "bayes_softmax"])
+def test_risk_from_overlaps_matches_direct_mc(activation):
+    D, H, L, nu = 48, 2, 4, 4.0
+    g = torch.Generator().manual_seed(4)
+    W = _structured_weights(D, H, 2, g)
+    b = torch.tensor([-0.5, 0.3], dtype=torch.float64)
+    X, y, _, _ = sample_batch(20000, L, D, FLIP, nu, 0.1, g)
+    fields = X @ W.T
+    sig = attention(fields[..., :H], activation, b.expand(20000, H))
+    e = ((sig * fields[..., H:]).sum((-2, -1)) - y) ** 2
+    A, Q = order_parameters(W[None], 2)
+    fs = FieldSampler(FLIP, nu, L, 0.1, 20000, 5, H=H).fields
+    m, se = risk(fs, A[0], Q[0], b, activation)
+    assert abs(m - e.mean().item()) < 4 * math.hypot(se, e.std().item() / math.sqrt(20000))
+
+
+def test_drift_matches_one_sgd_step():
+    """E[Delta A] * D and E[Delta Q] * D over many replicas of one SGD step == the ODE drift."""
+    D, H, L, nu, lr, R = 200, 2, 4, 1.0, 0.5, 4000
+    g = torch.Generator().manual_seed(6)
+    W0 = _structured_weights(D, H, 2, g).float()
+    setup = SGDSetup(D=D, L=L, H=H, prior=FLIP, nu=nu, noise=0.1, lr=lr, dtype="float32")
+    X, y = ChunkSampler(setup, R, 1, g).draw()
+    W = W0.expand(R, -1, -1).clone()
+    f = torch.bmm(X[0], W.transpose(1, 2))
+    _, _, ck, cv, _ = forward_backward(f[..., :H], f[..., H:], y[0], "softmax")
+    W1 = W.baddbmm(torch.cat([ck, cv], -1).transpose(1, 2), X[0], alpha=-lr / D)
+    A0, Q0 = order_parameters(W0[None], 2)
+    A1, Q1 = order_parameters(W1, 2)
+    dA_mc, dQ_mc = (A1 - A0) * D, (Q1 - Q0) * D                     # (R, 2H, T), (R, 2H, 2H)
+    fs = FieldSampler(FLIP, nu, L, 0.1, 200000, 7, H=H).fields
+    dA, dQ, _, _ = drift(fs, A0[0], Q0[0], torch.zeros(H, dtype=torch.float64), "softmax", lr)
+    se_A = dA_mc.std(0) / math.sqrt(R)
+    se_Q = dQ_mc.std(0) / math.sqrt(R)
+    assert ((dA_mc.mean(0) - dA).abs() <= 4.5 * se_A + 2e-3).all()
+    assert ((dQ_mc.mean(0) - dQ).abs() <= 4.5 * se_Q + 2e-3).all()
+
+
+# ---- Bayes ---------------------------------------------------------------------------------------------------
+def test_posterior_discrete_matches_brute_force():
+    prior = Prior.flipped((1.0, 0.0), (0.0, 1.0), p=0.3)
+    nu, L = 4.0, 3
+    fs = FieldSampler(prior, nu, L, 0.0, 6, 11).fields
+    pts, w = prior.support()
+    got = posterior_mean(fs, prior, nu)
+    for n in range(6):
+        num = den = 0.0
+        for l in range(L):
+            for j in range(2):
+                # likelihood of the tokens' key coordinates given (eps=l, theta_j), up to common factors
+                mean = torch.zeros(L, 2, dtype=torch.float64)
+                mean[l] = math.sqrt(nu) * pts[j]
+                lik = float(w[j]) * math.exp(-0.5 * float(((fs.u[n, :, :2] - mean) ** 2).sum()))
+                num += lik * float(fs.u[n, l, 2])
+                den += lik
+        assert abs(got[n].item() - num / den) < 1e-9
+
+
+def test_posterior_gaussian_matches_quadrature():
+    prior = Prior.gaussian((0.3,), (0.8,))
+    nu, L = 3.0, 3
+    fs = FieldSampler(prior, nu, L, 0.0, 5, 12).fields
+    got = posterior_mean(fs, prior, nu)
+    th = torch.linspace(-8, 8, 8001, dtype=torch.float64)
+    pth = torch.exp(-0.5 * ((th - 0.3) / 0.8) ** 2)
+    for n in range(5):
+        u = fs.u[n, :, 0]
+        lik = torch.stack([torch.exp(math.sqrt(nu) * th * u[l] - nu * th ** 2 / 2) for l in range(L)])  # (L, K)
+        post_l = (lik * pth).sum(1)
+        ref = float((post_l / post_l.sum() * fs.u[n, :, 1]).sum())
+        assert abs(got[n].item() - ref) < 1e-6
+
+
+def test_bayes_softmax_construction_is_posterior_mean():
+    prior = Prior.discrete(((1.0, 0.0), (0.0, 1.0), (0.5, -0.5)), (0.5, 0.3, 0.2))
+    nu = 6.0
+    fs = FieldSampler(prior, nu, 4, 0.0, 3000, 13).fields
+    A, Q, b = bayes_softmax_construction(prior, nu)
+    omega = fs.u @ A.T
+    H = A.shape[0] // 2
+    f = (attention(omega[..., :H], "bayes_softmax", b.expand(3000, H)) * omega[..., H:]).sum((-2, -1))
+    torch.testing.assert_close(f, posterior_mean(fs, prior, nu))
+
+
+def test_aligned_fits_ordered_below_bayes():
+    from attnlab.studies.specialization.theory import aligned_errors, fit_aligned
+
+    fit = FieldSampler(FLIP, 16.0, 4, 0.0, 2000, 21).fields
+    test = FieldSampler(FLIP, 16.0, 4, 0.0, 4000, 22).fields
+    kd = FLIP.support()[0]
+    eb = ((posterior_mean(test, FLIP, 16.0) - test.y) ** 2).mean().item()
+    risks = {}
+    for act, bias_grid in (("softmax", None), ("softmax1_bias", np.arange(-12.0, 2.1, 1.0))):
+        best = fit_aligned(fit, kd, act, 1, "shared", np.arange(0.0, 6.1, 0.5), bias_grid, refine=False)
+        risks[act] = aligned_errors(test, best["beta"] * kd, act, best["bias"], best["a"], 1, "shared").mean().item()
+    assert risks["softmax"] > risks["softmax1_bias"] > eb
+
+
+# ---- config -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("field,value", [("L", 1), ("dtype", "float16"), ("Ds", (4, 100)), ("lr", -1.0),
+                                         ("train_activations", ("softmax", "relu")), ("location_law", "uniform"),
+                                         ("ode_seeds", 99), ("train_H", 2), ("noise", -0.1)])
+def test_invalid_config_names_field(field, value):
+    with pytest.raises(ConfigError) as e:
+        build_config(SpecializationConfig, STUDY.presets, "smoke", {field: value})
+    assert e.value.field == field
+
+
+def test_tasks_unique_and_filename_safe():
+    import re
+
+    for preset in STUDY.presets:
+        cfg = build_config(SpecializationConfig, STUDY.presets, preset)
+        keys = [t.key for t in STUDY.tasks(cfg)]
+        assert len(keys) == len(set(keys))
+        assert all(re.fullmatch(r"[A-Za-z0-9_.=-]+", k) for k in keys)
+
+
+# ---- claims on synthetic tables ----------------------------------------------------------------------------------
+def _act_table(softmax=(0.40, 0.34), s1=(0.33, 0.26), s1b=(0.12, 0.02), bayes=(0.10, 0.002), bs=None, se=0.02):
+    rows = []
+    bs = bayes if bs is None else bs
+    for i, nu in enumerate((9.0, 25.0)):
+        for act, r in (("bayes", bayes), ("bayes_softmax", bs), ("softmax", softmax), ("softmax1", s1),
+                       ("softmax1_bias", s1b)):
+            rows.append(dict(prior="flipped", nu=nu, L=4, H=2, noise=0.0, activation=act, risk=r[i],
+                             stderr=se * r[i], excess=r[i] - bayes[i], excess_stderr=se * r[i] / 2))
+    return {"activations": pd.DataFrame(rows)}
+
+
+def test_claims_activations_pass_and_fail():
+    cfg = SpecializationConfig()
+    good = _act_table()
+    assert C.check_bayes_optimal(good, cfg).passed is True
+    assert C.check_softmax_floor(good, cfg).passed is True
+    assert C.check_softmax1(good, cfg).passed is True
+    # Bayes-softmax off the Bayes risk by 10 SE; softmax falling as fast as Bayes; softmax1 worse than softmax
+    assert C.check_bayes_optimal(_act_table(bs=(0.13, 0.0032)), cfg).passed is False
+    assert C.check_bayes_optimal(_act_table(s1b=(0.09, 0.001)), cfg).passed is False
+    assert C.check_softmax_floor(_act_table(softmax=(0.40, 0.008)), cfg).passed is False
+    assert C.check_softmax1(_act_table(s1=(0.45, 0.40)), cfg).passed is False
+    assert C.check_softmax1(_act_table(s1b=(0.12, 0.34)), cfg).passed is False
+    assert C.check_bayes_optimal({}, cfg).passed is None
+
+
+def _dyn(experiment, traj, D=100, source="sgd", feature_count=1, risk=None):
+    """traj: {seed: array (nt, H[, F])} of M values on t = 0..nt-1."""
+    rows = []
+    for seed, M in traj.items():
+        M = np.asarray(M, float)
+        if M.ndim == 2:
+            M = M[..., None]
+        nt, H, F = M.shape
+        for k in range(nt):
+            rk = risk[k] if risk is not None else 1.0
+            for h in range(H):
+                for f in range(F):
+                    rows.append(dict(experiment=experiment, source=source, activation="softmax", D=D, seed=seed,
+                                     t=float(k), risk=rk, name="M", head=h, feature=f, value=M[k, h, f]))
+                rows.append(dict(experiment=experiment, source=source, activation="softmax", D=D, seed=seed,
+                                 t=float(k), risk=rk, name="N", head=h, feature=0, value=0.5))
+    return pd.DataFrame(rows)
+
+
+def _ramp(t_exit, nt, signs=(1, -1, 1, -1), lag=(0, 1, 3, 5)):
+    t = np.arange(nt)[:, None]
+    return np.array(signs) * np.clip((t - t_exit - np.array(lag) + 5) / 10, 0.0, 1.0) * 0.9
+
+
+def test_claim_plateau_pass_and_fail():
+    cfg = SpecializationConfig(log_dt=1.0)
+    rng = np.random.default_rng(0)
+    def table(slope):
+        frames = []
+        for D in (100, 400, 1600):
+            te = {s: 20 + slope * math.log(D) + rng.normal(0, 1) for s in range(6)}
+            for s, t in te.items():
+                risk = np.where(np.arange(80) < t, 1.0, 0.3)
+                frames.append(_dyn("plateau", {s: _ramp(t, 80)}, D=D, risk=risk))
+        return {"dynamics": pd.concat(frames, ignore_index=True)}
+    assert C.check_plateau(table(4.0), cfg).passed is True
+    assert C.check_plateau(table(0.0), cfg).passed is False
+
+
+def test_claim_variance_order_pass_and_fail():
+    cfg = SpecializationConfig()
+    def table(first):
+        traj = {}
+        for s in range(10):
+            t0, t1 = (10, 30) if (s < first) else (30, 10)
+            M = np.zeros((50, 4, 2))
+            M[:, 0, 0] = _ramp(t0, 50)[:, 0]
+            M[:, 1, 1] = _ramp(t1, 50)[:, 0]
+            traj[s] = M
+        return {"dynamics": _dyn("variance", traj)}
+    assert C.check_variance_order(table(10), cfg).passed is True
+    assert C.check_variance_order(table(6), cfg).passed is False
+    never = {}
+    for s in range(10):
+        M = np.zeros((50, 4, 2))
+        M[:, 0, 0] = _ramp(10, 50)[:, 0]
+        never[s] = M
+    assert C.check_variance_order({"dynamics": _dyn("variance", never)}, cfg).passed is None
+
+
+def test_claim_even_split_pass_and_fail():
+    cfg = SpecializationConfig()
+    even = {s: _ramp(5, 30) for s in range(10)}
+    uneven = {s: _ramp(5, 30, signs=(1, 1, 1, -1)) for s in range(10)}
+    assert C.check_even_split({"dynamics": _dyn("split", even)}, cfg).passed is True
+    assert C.check_even_split({"dynamics": _dyn("split", uneven)}, cfg).passed is False
+    flat = {s: np.zeros((30, 4)) for s in range(10)}
+    assert C.check_even_split({"dynamics": _dyn("split", flat)}, cfg).passed is None
+
+
+def test_claim_ode_pass_and_fail():
+    cfg = SpecializationConfig()
+    sgd = _dyn("plateau", {0: _ramp(30, 80)}, D=400)
+    ode_ok = _dyn("plateau", {0: _ramp(30, 80)[:, ::-1] + 0.01}, D=400, source="ode")
+    ode_bad = _dyn("plateau", {0: _ramp(30, 80, signs=(1, 1, 1, -1))}, D=400, source="ode")
+    assert C.check_ode({"dynamics": pd.concat([sgd, ode_ok])}, cfg).passed is True
+    assert C.check_ode({"dynamics": pd.concat([sgd, ode_bad])}, cfg).passed is False
+
+
+def _pruning(inc, risks):
+    rows = []
+    for act, base in risks.items():
+        for s in range(6):
+            for k in range(7):
+                r = base + (inc[act] if k >= 4 else 0.0) + 0.001 * s
+                rows.append(dict(experiment="train", activation=act, seed=s, H=6, n_pruned=k, risk=r, stderr=0.001))
+    return {"pruning": pd.DataFrame(rows),
+            "bayes": pd.DataFrame([dict(experiment="train", nu=16.0, L=4, noise=0.1, risk=0.02, stderr=0.001, var_y=1.0)])}
+
+
+def test_claims_training_pass_and_fail():
+    cfg = SpecializationConfig()
+    risks = {"softmax": 0.30, "softmax1": 0.2, "softmax1_bias": 0.06, "bayes_softmax": 0.05}
+    ok = _pruning({"softmax": 0.4, "softmax1": 0.2, "softmax1_bias": 0.01, "bayes_softmax": 0.02}, risks)
+    bad = _pruning({"softmax": 0.0, "softmax1": 0.0, "softmax1_bias": 0.5, "bayes_softmax": 0.02}, risks)
+    assert C.check_pruning(ok, cfg).passed is True
+    assert C.check_pruning(bad, cfg).passed is False
+    assert C.check_ordering(ok, cfg).passed is True
+    worse = _pruning({a: 0.0 for a in risks}, {"softmax": 0.1, "softmax1": 0.2, "softmax1_bias": 0.06,
+                                               "bayes_softmax": 0.09})
+    assert C.check_ordering(worse, cfg).passed is False
+
+
+def test_every_claim_id_present():
+    ids = {c.id for c in STUDY.claims()}
+    assert ids == {"bayes_softmax_is_bayes_optimal", "softmax_error_floor", "softmax1_reduces_irrelevant_head_noise",
+                   "unspecialized_plateau_then_staged_specialization", "specialization_order_follows_variance",
+                   "even_split_between_flipped_modes", "ode_matches_sgd",
+                   "pruning_costs_little_for_softmax1_and_bayes_softmax", "activation_ordering_after_training"}
+
+
+def test_benchmark_quick_reports_rates():
+    res = STUDY.benchmark(quick=True)
+    d = res.to_json()
+    for k in ("replica_steps_per_s", "baseline_steps_per_s", "rng_bound_steps_per_s", "threads"):
+        assert k in d and d[k] > 0
+    assert d["threads"] == 1
+
+
+def test_normalization_matrix_hook():
+    out = STUDY.normalization_matrix("bayes_softmax", "smoke")
+    assert out["excess_nu25"] < 0.01
+    assert isinstance(STUDY.normalization_matrix("nonexistent", "smoke"), str)
