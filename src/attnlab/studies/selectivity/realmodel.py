@@ -1,0 +1,217 @@
+"""Metrics on one pretrained model and one text chunk (one task): Fig. 2a-c, Fig. 3, Fig. 4 and the normalizer
+comparison, vectorized over heads, query rows and keys (a loop over layers, L values and N values only).
+
+Protocol choices (the brief's open questions 3-5):
+* token vectors x_i = the head's value vectors v_i (GQA: shared inside a key/value group);
+* rows: max_rows evenly spaced query rows per head (all rows when L <= max_rows) estimate the per-head mean;
+* causal rows: row t has t + 1 keys and uses n = t + 1 as its L in every formula; rows with n <= N are skipped
+  (nothing is left out); the per-head value is the mean over the remaining rows.  L is the chunk length.
+* critical-N scan: crit_rows evenly spaced query rows per head, true d~ and its Monte-Carlo expectation on
+  the same rows;
+* causal models run once at the largest L and are truncated (identical to a run at each L); encoders run at
+  each L on the first L - 2 tokens of the same chunk, wrapped in [CLS] ... [SEP];
+* sinks = "keep": sink tokens may be selected like any other; "drop": key 0 (causal) or [CLS]/[SEP] (encoder)
+  is removed from every row and the weights renormalized.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ...errors import check_finite
+from ...normalizations import normalize
+from . import metrics as M
+from .data import load_text
+from .pretrained import LayerTensors, chunk_ids, extract, load_model
+
+
+def _valid(L: int, causal: bool, sinks: str, special: str) -> torch.Tensor:
+    """(1, L, L) keys each row may attend."""
+    v = torch.ones((L, L), dtype=torch.bool)
+    if causal:
+        v = torch.tril(v)
+    if sinks == "drop":
+        v[:, 0] = False
+        if special == "cls_sep":
+            v[:, L - 1] = False
+    return v[None]
+
+
+def _layer_at(lt: LayerTensors, L: int):
+    """Truncate a (causal) layer to its first L tokens: logits (H, L, L), values (H, L, dv)."""
+    return lt.logits[:, :L, :L], lt.values[:, :L]
+
+
+def critical_grid(L: int, fracs) -> list[int]:
+    return sorted({max(1, int(round(f * L))) for f in fracs if max(1, int(round(f * L))) < L})
+
+
+class ModelRun:
+    """One (model, chunk): forward passes cached per L, metrics per layer."""
+
+    def __init__(self, cfg, model_name: str, chunk: int):
+        self.cfg, self.name, self.chunk = cfg, model_name, chunk
+        self.lm = load_model(model_name, seed=cfg.seed)
+        self.text = load_text(cfg.text)
+        wanted = set(cfg.Ls) | {cfg.L_fixed, cfg.sep_L, cfg.grad_L, cfg.norm_L}
+        self.Lmax = min(max(wanted), self.lm.max_len)
+        self.cap = lambda L: min(L, self.lm.max_len)
+        self._cache: dict[int, list[LayerTensors]] = {}
+
+    def layers(self, L: int) -> list[LayerTensors]:
+        """Per-layer tensors at context length L (causal: truncation of one run at Lmax)."""
+        if self.lm.causal:
+            if self.Lmax not in self._cache:
+                self._cache[self.Lmax] = extract(self.lm, chunk_ids(self.lm, self.text, self.Lmax, self.chunk, self.Lmax))
+            return self._cache[self.Lmax]
+        if L not in self._cache:
+            self._cache[L] = extract(self.lm, chunk_ids(self.lm, self.text, L, self.chunk, self.Lmax))
+        return self._cache[L]
+
+    def weights(self, lt: LayerTensors, L: int):
+        logits, X = _layer_at(lt, L)
+        valid = _valid(L, lt.causal, self.cfg.sinks, self.lm.special)
+        alpha = M.masked_softmax(lt.scaling * logits, valid)             # (H, L, L) the model's own weights
+        check_finite(f"{self.name} attention weights", alpha)
+        return logits, alpha, X, valid
+
+    def rows_at(self, L: int, n: int) -> torch.Tensor:
+        """n evenly spaced query rows of a length-L context (all rows when n >= L)."""
+        return torch.arange(L) if n >= L else torch.linspace(0, L - 1, n).round().long().unique()
+
+    # ---- Fig. 2a / 2b ----------------------------------------------------------------------------------
+    def distance_rows(self, gen) -> list[dict]:
+        cfg, rows = self.cfg, []
+        work: dict[int, list[tuple[str, int]]] = {}
+        for L in sorted(set(cfg.Ls)):
+            if L <= self.lm.max_len:
+                work.setdefault(L, []).append(("L", cfg.N_fixed))
+        Lf = self.cap(cfg.L_fixed)
+        work.setdefault(Lf, []).extend(("N", N) for N in cfg.Ns if N < Lf)
+        for L, jobs in work.items():
+            pos = self.rows_at(L, cfg.max_rows)                          # (R,) query rows of the metric
+            for li, lt in enumerate(self.layers(L)):
+                _, alpha_full, X, valid_full = self.weights(lt, L)
+                alpha, valid = alpha_full[:, pos], valid_full[:, pos]
+                P = M.prefix_max_distance(X, valid_full, lt.causal)     # once per (layer, L)
+                done: dict[int, dict] = {}
+                for sweep, N in jobs:
+                    if N not in done:
+                        d = M.distance_metrics(alpha, X, valid, N, P=P, positions=pos)
+                        tol = 1e-4 * d["d_bound"].abs() + 1e-6              # float32 rounding
+                        viol = ((d["d_sum"] > d["d_bound"] + tol) & d["row_ok"]).sum(-1)
+                        mc_pos = torch.linspace(min(N, L - 1), L - 1, cfg.mc_rows).round().long().unique()
+                        mc = M.mc_distance(alpha_full[:, mc_pos], X, valid_full[:, mc_pos], N, cfg.mc_subsets, gen)
+                        mc_ok = (valid_full[:, mc_pos].sum(-1) > N)
+                        dm = M.distance_metrics(alpha_full[:, mc_pos], X, valid_full[:, mc_pos], N, bound=False)
+                        done[N] = dict({k: M.row_mean(d[k], d["row_ok"]) for k in ("d_sum", "d_norm", "d_bound",
+                                                                                     "d_main")},
+                                       mc=M.row_mean(mc, mc_ok), main_mc=M.row_mean(dm["d_main"], mc_ok),
+                                       viol=viol, n_rows=int(d["row_ok"].sum()))
+                    r = done[N]
+                    for h in range(alpha.shape[0]):
+                        rows.append(dict(model=self.name, chunk=self.chunk, sweep=sweep, layer=li, head=h, L=L, N=N,
+                                         d_sum=float(r["d_sum"][h]), d_norm=float(r["d_norm"][h]),
+                                         d_bound=float(r["d_bound"][h]), d_expected_mc=float(r["mc"][h]),
+                                         d_expected_main=float(r["d_main"][h]),
+                                         d_expected_main_mc_rows=float(r["main_mc"][h]),
+                                         n_rows=r["n_rows"], bound_violations=int(r["viol"][h])))
+        return rows
+
+    # ---- Fig. 2c: per-head mean true and expected distances on a grid of N, on crit_rows rows per head -------
+    def critical_rows(self, gen) -> list[dict]:
+        cfg, rows = self.cfg, []
+        for L in sorted({self.cap(L) for L in cfg.Ls}):
+            pos = torch.linspace(1, L - 1, min(cfg.crit_rows, L - 1)).round().long().unique()
+            for li, lt in enumerate(self.layers(L)):
+                _, alpha, X, valid = self.weights(lt, L)
+                a, v = alpha[:, pos], valid[:, pos]
+                for N in critical_grid(L, cfg.critical_fracs):
+                    d = M.distance_metrics(a, X, v, N, bound=False)
+                    mc = M.mc_distance(a, X, v, N, cfg.mc_subsets, gen)
+                    ok = d["row_ok"]
+                    ds, dm, dc = (M.row_mean(x, ok) for x in (d["d_sum"], d["d_main"], mc))
+                    rows += [dict(model=self.name, chunk=self.chunk, layer=li, head=h, L=L, N=N,
+                                  d_sum=float(ds[h]), d_expected_mc=float(dc[h]), d_expected_main=float(dm[h]))
+                             for h in range(a.shape[0])]
+        return rows
+
+    # ---- Fig. 3 --------------------------------------------------------------------------------------------
+    def separability_rows(self) -> list[dict]:
+        cfg, rows = self.cfg, []
+        L = self.cap(cfg.sep_L)
+        for li, lt in enumerate(self.layers(L)):
+            _, alpha, X, valid = self.weights(lt, L)
+            for N in cfg.sep_Ns:
+                if N >= L:
+                    continue
+                s = M.separability(alpha, X, valid, N)
+                ratio = M.row_mean(s["ratio"], s["row_ok"])
+                rows += [dict(model=self.name, chunk=self.chunk, layer=li, head=h, L=L, N=N, ratio=float(ratio[h]))
+                         for h in range(alpha.shape[0])]
+        return rows
+
+    # ---- Fig. 4: g(T, eps) on raw q.k logits --------------------------------------------------------------
+    def gradient_rows(self, gen) -> list[dict]:
+        cfg = self.cfg
+        L = self.cap(cfg.grad_L)
+        pos = torch.linspace(min(8, L - 1), L - 1, cfg.grad_rows).round().long().unique()
+        per_head, t_model = [], []
+        for lt in self.layers(L):
+            logits, _, _, valid = self.weights(lt, L)
+            g = M.gradient_sensitivity(logits[:, pos].double(), valid[:, pos], cfg.grad_Ts, cfg.grad_eps, gen)
+            check_finite(f"{self.name} gradient sensitivity", g)
+            per_head.append(g.mean(-1))                                   # (E, T, H) token-averaged
+            t_model.append(1.0 / lt.scaling)
+        g = torch.cat(per_head, dim=-1)                                   # (E, T, all heads)
+        return [dict(model=self.name, chunk=self.chunk, T=T, eps=e, g_max=float(g[ei, ti].max()),
+                     g_mean=float(g[ei, ti].mean()), n_heads=int(g.shape[-1]), T_model=float(np.mean(t_model)))
+                for ei, e in enumerate(cfg.grad_eps) for ti, T in enumerate(cfg.grad_Ts)]
+
+    # ---- beyond the paper: other normalizers on the same logits ----------------------------------------------
+    def normalizer_rows(self) -> list[dict]:
+        cfg, acc = self.cfg, {}
+        L = self.cap(cfg.norm_L)
+        for lt in self.layers(L):
+            logits, _, X, valid = self.weights(lt, L)
+            scores = lt.scaling * logits.double()
+            Xd = X.double()
+            for name in cfg.normalizers:
+                a = normalize(scores, name, mask=valid.expand_as(scores))
+                check_finite(f"{self.name} {name} weights", a)
+                n = valid.sum(-1)
+                ok = n > max(cfg.norm_Ns)
+                vals = {("L_max_alpha", 0): M.row_mean(a.amax(-1) * n, ok),
+                        ("support_fraction", 0): M.row_mean((a > 0).sum(-1) / n.clamp_min(1), ok)}
+                for N in cfg.norm_Ns:
+                    d = M.distance_metrics(a, Xd, valid, N, bound=False)
+                    vals[("d_sum", N)] = M.row_mean(d["d_sum"], d["row_ok"])
+                    vals[("d_sum_over_L", N)] = M.row_mean(d["d_sum"] / n.clamp_min(1), d["row_ok"])
+                    s = M.separability(a, Xd, valid, N)
+                    vals[("separability", N)] = M.row_mean(s["ratio"], s["row_ok"])
+                for key, v in vals.items():
+                    acc.setdefault((name,) + key, []).append(v)
+        return [dict(model=self.name, chunk=self.chunk, normalizer=k[0], metric=k[1], N=k[2],
+                     value=float(torch.cat(v).nanmean())) for k, v in acc.items()]
+
+
+def run_model_task(cfg, model_name: str, chunk: int, parts=("distance", "critical", "separability", "gradient",
+                                                               "normalizers")) -> dict[str, pd.DataFrame]:
+    gen = torch.Generator().manual_seed(cfg.seed * 7919 + chunk * 104729 + sum(map(ord, model_name)))
+    torch.manual_seed(cfg.seed)
+    run = ModelRun(cfg, model_name, chunk)
+    out = {}
+    if "distance" in parts:
+        out["distance"] = pd.DataFrame(run.distance_rows(gen))
+    if "critical" in parts:
+        out["critical_scan"] = pd.DataFrame(run.critical_rows(gen))
+    if "separability" in parts:
+        out["separability"] = pd.DataFrame(run.separability_rows())
+    if "gradient" in parts:
+        out["gradient"] = pd.DataFrame(run.gradient_rows(gen))
+    if "normalizers" in parts:
+        out["normalizers"] = pd.DataFrame(run.normalizer_rows())
+    return out

@@ -1,0 +1,185 @@
+"""selectivity: vectorized kernels against per-row loops, theory against brute force / Monte Carlo, config."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from attnlab.errors import ConfigError
+from attnlab.config import build_config
+from attnlab.studies.selectivity import metrics as M
+from attnlab.studies.selectivity import naive, synthetic, theory
+from attnlab.studies.selectivity.config import PRESETS, SelectivityConfig
+
+
+def _case(seed=0, B=3, R=12, K=40, dx=8, causal=True):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(B, K, dx, generator=g, dtype=torch.float64)
+    logits = 2 * torch.randn(B, R, K, generator=g, dtype=torch.float64)
+    pos = torch.arange(R) + K - R
+    valid = (torch.arange(K)[None, :] <= pos[:, None])[None] if causal else torch.ones(1, R, K, dtype=torch.bool)
+    return M.masked_softmax(logits, valid), X, valid, pos
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("N", [1, 4, 9])
+def test_distance_kernel_matches_per_row_loop(causal, N):
+    alpha, X, valid, pos = _case(causal=causal)
+    P = M.prefix_max_distance(X, valid, causal)
+    fast = M.distance_metrics(alpha, X, valid, N, P=P, positions=pos)
+    exact = M.distance_metrics(alpha, X, valid, N)
+    for b in range(alpha.shape[0]):
+        for r in range(alpha.shape[1]):
+            keep = valid[0, r].numpy()
+            ref = naive.row_distances(alpha[b, r].numpy()[keep], X[b].numpy()[keep], N)
+            for k in ("d_sum", "d_norm", "d_main"):
+                assert float(fast[k][b, r]) == pytest.approx(ref[k], rel=1e-10, abs=1e-12)
+            assert float(exact["d_bound"][b, r]) == pytest.approx(ref["d_bound"], rel=1e-10)
+            assert float(exact["d1"][b, r]) == pytest.approx(ref["d1"], rel=1e-10)
+            assert float(fast["d1"][b, r]) >= ref["d1"] - 1e-12          # upper estimate of d1
+            assert ref["d_sum"] <= ref["d_bound"] + 1e-12                   # Theorem 1 (derived form)
+
+
+def test_separability_kernel_matches_literal_loop():
+    alpha, X, valid, _ = _case(seed=1)
+    for N in (1, 3, 6):
+        fast = M.separability(alpha, X, valid, N)["ratio"]
+        for b in range(alpha.shape[0]):
+            for r in range(alpha.shape[1]):
+                keep = valid[0, r].numpy()
+                assert float(fast[b, r]) == naive.row_separability(alpha[b, r].numpy()[keep], X[b].numpy()[keep], N)
+
+
+def test_monte_carlo_expectation_matches_exhaustive_average():
+    """Tiny row: the MC mean over random N-subsets converges to the exact average over all C(n, N) subsets."""
+    import itertools
+
+    g = torch.Generator().manual_seed(3)
+    K, N = 7, 2
+    X = torch.randn(1, K, 3, generator=g, dtype=torch.float64)
+    a = torch.softmax(torch.randn(1, 1, K, generator=g, dtype=torch.float64), -1)
+    valid = torch.ones(1, 1, K, dtype=torch.bool)
+    vals = []
+    for S in itertools.combinations(range(K), N):
+        sel = torch.zeros(1, 1, K, dtype=torch.bool)
+        sel[0, 0, list(S)] = True
+        vals.append(float(M.d_sum_given(a, X, valid, sel)))
+    exact, sd = np.mean(vals), np.std(vals)
+    S = 4000
+    mc = float(M.mc_distance(a, X, valid, N, S, g))
+    assert abs(mc - exact) < 4 * sd / math.sqrt(S)
+    # the random-set main term replaces s by E[s] = (N/n) o: it is *not* the exact average (Jensen gap)
+    main = float(M.distance_metrics(a, X, valid, N, bound=False)["d_main"])
+    assert main <= exact + 1e-12
+
+
+def test_distance_limits_and_reading_A():
+    """d~(N = L) = 0; reading (A) <= 2 max ||x|| always (brief claim 4)."""
+    alpha, X, valid, _ = _case(causal=False, K=20, R=4)
+    d = M.distance_metrics(alpha, X, valid, 19)
+    assert torch.all(d["d_norm"] <= 2 * X.norm(dim=-1).amax() + 1e-12)
+    z = M.d_sum_given(alpha, X, valid, valid.expand_as(alpha))
+    assert torch.all(z == 0)
+
+
+def test_gradient_sensitivity_bounds_and_jacobian_limit():
+    g = torch.Generator().manual_seed(4)
+    logits = torch.randn(2, 5, 30, generator=g, dtype=torch.float64)
+    valid = torch.ones(1, 5, 30, dtype=torch.bool)
+    Ts, eps = (1e-3, 0.1, 1.0, 10.0), (1e-6, 1e-1, 10.0)
+    G = M.gradient_sensitivity(logits, valid, Ts, eps, torch.Generator().manual_seed(0))
+    for ti, T in enumerate(Ts):
+        for ei, e in enumerate(eps):
+            assert torch.all(G[ei, ti] <= min(1 / (2 * T), math.sqrt(2) / e) * (1 + 1e-9))
+    # small eps: g -> ||J v|| with the closed-form Jacobian
+    gv = torch.Generator().manual_seed(0)
+    v = torch.randn(2, 5, 30, generator=gv, dtype=torch.float64)
+    v = v / v.norm(dim=-1, keepdim=True)
+    T = 1.0
+    J = theory.softmax_jacobian(torch.softmax(logits / T, -1), T)
+    Jv = (J @ v[..., None])[..., 0].norm(dim=-1)
+    assert torch.allclose(G[0, 2], Jv, rtol=1e-4)
+
+
+def test_jacobian_spectral_bound_brute_force():
+    g = torch.Generator().manual_seed(5)
+    for T in (0.01, 1.0, 7.0):
+        a = torch.softmax(torch.randn(200, 12, generator=g, dtype=torch.float64) * 3, -1)
+        norms = torch.linalg.matrix_norm(theory.softmax_jacobian(a, T), ord=2)
+        assert float(norms.max()) <= theory.jacobian_spectral_bound(T) * (1 + 1e-12)
+    tied = torch.tensor([[0.5, 0.5, 0.0]], dtype=torch.float64)
+    assert float(torch.linalg.matrix_norm(theory.softmax_jacobian(tied, 2.0), ord=2)) == pytest.approx(0.25)
+    assert theory.printed_bound(2.0) == pytest.approx(0.125)     # half of the attained norm
+
+
+def test_corollary1_and_lemma1_constants_by_brute_force():
+    rng = np.random.default_rng(0)
+    for L, T in ((50, 0.5), (3000, 8.0)):
+        l = rng.uniform(-1, 1, L)
+        a = np.exp(l / T) / np.exp(l / T).sum()
+        lo, hi = theory.corollary1_bounds(L, 1.0, T)
+        assert a.min() >= lo and a.max() <= hi
+    c1, c2 = theory.lemma1_constants(lambda x: 1 + 1 / (1 + np.exp(-x)), 2.0)
+    assert c1 == pytest.approx((1 + 1 / (1 + math.e ** 2)) / (1 + 1 / (1 + math.e ** -2)))
+    assert c2 == pytest.approx(1 / c1)
+
+
+def test_sqrt5_example_and_coverage():
+    l1, l2 = theory.sqrt5_pair(1e-3)
+    assert np.linalg.norm(l1 - l2) == pytest.approx(math.sqrt(5) * 1e-3)
+    assert np.argmax(l1) != np.argmax(l2)
+    cfg = SelectivityConfig(**PRESETS["smoke"])
+    df = synthetic.sqrt5_table(cfg)
+    small = df[df["eps"] <= 1e-2 * df["T"]]                         # eps << T: first order is accurate
+    assert np.allclose(small["dalpha_T_over_eps"], small["linear_T_over_eps"], rtol=0.05)
+    assert theory.multihead_coverage(0.8, 3) == pytest.approx(0.992)
+
+
+def test_synthetic_tables_small():
+    cfg = SelectivityConfig(**{**PRESETS["smoke"], "syn_Ls": (32, 64), "syn_reps": 3, "syn_mc_subsets": 8})
+    d = synthetic.distance_table(cfg)
+    assert (d["d_sum"] <= d["d_bound"] * (1 + 1e-12)).all()
+    assert (d[d["N"] == d["L"]]["d_sum"] == 0).all()
+    assert (d["d_norm"] <= 2 * d["max_norm"] + 1e-12).all()
+    lem = synthetic.lemma1_table(cfg)
+    assert lem[lem["normalizer"] != "ssmax"]["within"].all()
+
+
+def test_config_validation_names_the_field():
+    with pytest.raises(ConfigError, match="sinks"):
+        build_config(SelectivityConfig, PRESETS, "smoke", {"sinks": "maybe"})
+    with pytest.raises(ConfigError, match="ks_alphas"):
+        build_config(SelectivityConfig, PRESETS, "smoke", {"ks_alphas": (0.01, 1.5)})
+    with pytest.raises(ConfigError, match="Ns"):
+        build_config(SelectivityConfig, PRESETS, "smoke", {"Ns": (1, 500)})
+    with pytest.raises(ConfigError, match="normalizers"):
+        build_config(SelectivityConfig, PRESETS, "smoke", {"normalizers": ("softmax", "nope")})
+    with pytest.raises(ConfigError, match="text"):
+        build_config(SelectivityConfig, PRESETS, "smoke", {"text": "/no/such/file.txt"})
+    with pytest.raises(ConfigError, match="chunks"):
+        build_config(SelectivityConfig, PRESETS, "smoke", {"chunks": 0})
+    for p in PRESETS:
+        build_config(SelectivityConfig, PRESETS, p)
+
+
+def test_normalization_matrix_hook():
+    from attnlab.studies.selectivity import STUDY
+
+    for name in STUDY.matrix_normalizations:
+        m = STUDY.normalization_matrix(name, "smoke")
+        assert isinstance(m, dict) and set(m) == {"L_max_alpha", "d_sum_over_L", "separability", "support_fraction"}
+        assert all(np.isfinite(v) for v in m.values())
+    soft, sparse = STUDY.normalization_matrix("softmax"), STUDY.normalization_matrix("sparsemax")
+    assert soft["support_fraction"] == 1.0 and sparse["support_fraction"] < 1.0
+    assert STUDY.normalization_matrix("softmax") == soft                 # deterministic
+    assert isinstance(STUDY.normalization_matrix("no-such-norm"), str)
+
+
+def test_benchmark_quick_runs_and_agrees():
+    from attnlab.studies.selectivity import STUDY
+
+    r = STUDY.benchmark(quick=True)
+    assert r.name == "selectivity" and r.ratios["speedup"] > 1
+    assert "max rel |fast - loop| d_sum" in r.notes
+    err = float(r.notes.split("d_sum = ")[1].split(";")[0])
+    assert err < 1e-4
