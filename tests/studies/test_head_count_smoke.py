@@ -1,0 +1,39 @@
+"""head-count: the smoke preset end to end through the runner, and the benchmark's quick mode."""
+import json
+
+import pandas as pd
+
+from attnlab.runner import run_study
+from attnlab.studies.head_count import STUDY
+
+NMSE_COLUMNS = ["D", "d", "h", "T", "n", "N", "layers", "width_mode", "seed", "nmse_val", "nmse_train", "epochs",
+                "params_ffn", "params_total"]
+
+
+def test_smoke_run(tmp_path):
+    res = run_study("head-count", preset="smoke", out=tmp_path / "run", executor="serial", progress=False)
+    out = tmp_path / "run"
+    nmse = pd.read_parquet(out / "tables" / "nmse.parquet")
+    assert set(NMSE_COLUMNS) <= set(nmse.columns)
+    assert sorted(nmse["h"]) == [3, 4] and (nmse["nmse_val"] > 0).all() and (nmse["nmse_val"] < 1.5).all()
+    for table in ("summary", "construction", "memorization", "bound_exponent", "target_variance", "history"):
+        assert (out / "tables" / f"{table}.parquet").exists(), table
+    claims = json.loads((out / "claims.json").read_text())
+    assert [c["id"] for c in claims] == [c.id for c in STUDY.claims()]
+    for c in claims:
+        assert c["status"] in ("pass", "fail", "undecided"), c
+        if c["status"] == "undecided":
+            assert c["detail"], c
+    by_id = {c["id"]: c for c in claims}
+    for cid in ("construction_error_within_bound", "memorization_head_averages_sequence",
+                "lower_bound_exponent_bookkeeping", "nmse_normalization"):
+        assert by_id[cid]["status"] == "pass", by_id[cid]
+    figs = json.loads((out / "figures" / "figures.json").read_text())
+    assert figs and all((out / "figures" / f["file"]).exists() and f["caption"] for f in figs)
+    assert res.exit_code == 0
+
+
+def test_benchmark_quick():
+    r = STUDY.benchmark(quick=True)
+    assert r.rates["fast_epochs_per_s"] > 0 and r.rates["mha_baseline_epochs_per_s"] > 0
+    assert r.ratios["speedup"] > 0 and r.threads == 1
