@@ -1,0 +1,101 @@
+"""Config of the copy-transition study: defaults, validation, presets."""
+from __future__ import annotations
+
+import dataclasses
+
+from ...config import StudyConfig
+from ...errors import ConfigError
+
+BOUNDARIES = ("cyclic", "drop_first", "causal")
+
+
+@dataclasses.dataclass(frozen=True)
+class CopyTransitionConfig(StudyConfig):
+    """Model, theory and simulation settings (defaults: brief section 3; scales are the `quick` ones).
+
+    Theory grid: P / L log-spaced in [theory_P_min, theory_P_max] with theory_n_P points, for each L in
+    theory_Ls and each attention.  Sampling (MALA, Langevin) runs at L = sample_L on P = factor * P_ref with
+    P_ref = P* (softmax) or P_c (linear) of the theory at sample_L; Adam runs on a log grid of adam_n_P points
+    of P / P_ref in [adam_factor_min, adam_factor_max].  `seeds` = chains per (P, start) and Adam seeds.
+    """
+
+    V: int = 8
+    kappa: float = 1.0
+    sigma_w2: float = 1.0
+    sigma_a2: float = 1.0
+    boundary: str = "cyclic"
+    attentions: tuple[str, ...] = ("softmax", "linear")
+    # theory
+    theory_Ls: tuple[int, ...] = (32, 64, 128, 256, 512)
+    theory_P_min: float = 0.05
+    theory_P_max: float = 500.0
+    theory_n_P: int = 100
+    landscape_factors: tuple[float, ...] = (0.9, 0.97, 1.0, 1.05, 1.15)
+    # reduced-posterior MALA (W integrated out)
+    sample_L: int = 32
+    sample_factors: tuple[float, ...] = (0.1, 0.3, 0.6, 0.8, 0.97, 1.03, 1.08, 1.3, 2.0, 4.0)
+    mala_burn: int = 1000
+    mala_steps: int = 1500
+    mala_thin: int = 10
+    copy_logit: float = 0.0          # copy-start logit a of the softmax chains; 0 = 3 ln L (brief 6.1)
+    n_test: int = 2000
+    # full-network Langevin on (S, W)
+    langevin_factors: tuple[float, ...] = (0.3, 1.0, 3.0)
+    langevin_chains: int = 2         # chains per start and P (float32, raw data: cost O(P L^2 V) per step)
+    langevin_steps: int = 1000
+    langevin_burn: int = 500
+    langevin_lr: float = 2e-4
+    # Adam (full batch, weight decay = the prior)
+    adam_factor_min: float = 0.3
+    adam_factor_max: float = 3.0
+    adam_n_P: int = 21
+    adam_steps: int = 1500
+    adam_lr: float = 0.02
+    adam_record_every: int = 50
+    parametrization: str = "free"    # free S | factorized S = W_Q^T W_K / width
+    width: int = 32
+
+    def validate(self) -> None:
+        super().validate()
+        self.check_positive("V", "kappa", "sigma_w2", "sigma_a2", "theory_Ls", "theory_P_min", "theory_P_max",
+                            "theory_n_P", "sample_L", "sample_factors", "mala_steps", "mala_thin", "n_test",
+                            "langevin_factors", "langevin_chains", "langevin_steps", "langevin_lr", "adam_factor_min",
+                            "adam_factor_max", "adam_n_P", "adam_steps", "adam_lr", "adam_record_every", "width",
+                            "landscape_factors")
+        self.check_nonnegative("mala_burn", "langevin_burn", "copy_logit")
+        self.check_choice("boundary", set(BOUNDARIES))
+        self.check_choice("attentions", {"softmax", "linear"})
+        self.check_choice("parametrization", {"free", "factorized"})
+        if not self.attentions:
+            raise ConfigError("attentions", "needs at least one attention")
+        if self.V < 2:
+            raise ConfigError("V", f"must be >= 2, got {self.V}")
+        for name in ("theory_Ls",):
+            if any(L < 4 for L in getattr(self, name)):
+                raise ConfigError(name, "every L must be >= 4")
+        if self.sample_L < 4:
+            raise ConfigError("sample_L", f"must be >= 4, got {self.sample_L}")
+        if self.theory_P_max <= self.theory_P_min:
+            raise ConfigError("theory_P_max", "must exceed theory_P_min")
+        if self.theory_n_P < 8:
+            raise ConfigError("theory_n_P", f"must be >= 8, got {self.theory_n_P}")
+        if self.adam_factor_max <= self.adam_factor_min:
+            raise ConfigError("adam_factor_max", "must exceed adam_factor_min")
+        if self.adam_n_P < 2:
+            raise ConfigError("adam_n_P", f"must be >= 2, got {self.adam_n_P}")
+        if self.langevin_burn >= self.langevin_steps:
+            raise ConfigError("langevin_burn", "must be smaller than langevin_steps")
+
+
+PRESETS = {
+    "smoke": dict(theory_Ls=(32,), theory_n_P=24, theory_P_max=100.0, sample_L=32, seeds=2,
+                  sample_factors=(0.3, 1.0, 3.0), mala_burn=100, mala_steps=100, mala_thin=5, n_test=200,
+                  langevin_factors=(0.3,), langevin_chains=1, langevin_steps=100, langevin_burn=50, adam_n_P=4,
+                  adam_steps=150, adam_record_every=15, landscape_factors=(0.9, 1.0, 1.15)),
+    "quick": dict(seeds=3),
+    "paper": dict(theory_Ls=(32, 64, 128, 256, 512, 1024, 2048), theory_n_P=200, seeds=8, mala_burn=20000,
+                  mala_steps=50000, mala_thin=100, n_test=10000, langevin_steps=70000, langevin_burn=20000,
+                  langevin_chains=4, langevin_factors=(0.3, 0.6, 0.9, 1.0, 1.1, 1.5, 3.0), adam_n_P=41,
+                  adam_steps=20000, adam_lr=0.001, adam_record_every=200,
+                  sample_factors=(0.1, 0.2, 0.3, 0.45, 0.6, 0.7, 0.8, 0.9, 0.97, 1.03, 1.08, 1.2, 1.3, 2.0, 4.0)),
+}

@@ -1,0 +1,376 @@
+"""Theory of the copy transition: the action F in the order parameters and the transition locator.
+
+All formulas are [reconstruction] (research brief, sections 5.3-5.5), written for the cyclic boundary
+(``n_rows`` target rows per sequence, n = P * n_rows targets).  Notation:
+
+    g = n / V,   c = kappa * V / sigma_w2                                              (brief 5.3, 5.1)
+    E_data  = (1/2kappa) [ n - (V-1) g^2 m^2 / (c + g q) - g^2 rho^2 / (c + g r) ]      (brief 5.4)
+    E_Occam = (V/2) [ (V-1) ln(1 + g q / c) + ln(1 + g r / c) ]                          (brief 5.4)
+
+Softmax ansatz (copy logit a, all others 0):
+    m = 1 / (1 + (L-1) e^{-a}),  q = m^2 + (1-m)^2/(L-1),  r = rho = 1,  prior = L * a^2 * L / (2 sigma_a2)
+Linear ansatz (copy logit a, the others Gaussian with variance b2 = x sigma_a2 / L):
+    m = rho = a,  q = r = a^2 + L b2,  prior = L^2 a^2/(2 sigma_a2) + (L^2/2) (x - ln x - 1)
+
+Everything is vectorized numpy over broadcastable arrays of P, a and x.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from scipy import optimize
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyper:
+    """Hyperparameters of the theory: V, L, kappa, sigma_w2, sigma_a2; rows = target rows per sequence."""
+
+    V: int = 8
+    L: int = 32
+    kappa: float = 1.0
+    sigma_w2: float = 1.0
+    sigma_a2: float = 1.0
+    rows: int | None = None  # target rows per sequence (default L: cyclic boundary)
+
+    @property
+    def n_rows(self) -> int:
+        return self.L if self.rows is None else self.rows
+
+    @property
+    def c(self) -> float:
+        return self.kappa * self.V / self.sigma_w2
+
+
+# ---- the action ------------------------------------------------------------------------------------------
+def energy_terms(P, m, q, r, rho, h: Hyper):
+    """(E_data, E_Occam) for arrays P, m, q, r, rho (broadcast). [reconstruction, brief 5.4]"""
+    n = np.asarray(P, dtype=float) * h.n_rows
+    g = n / h.V
+    c = h.c
+    e_data = (n - (h.V - 1) * g**2 * m**2 / (c + g * q) - g**2 * rho**2 / (c + g * r)) / (2 * h.kappa)
+    e_occam = 0.5 * h.V * ((h.V - 1) * np.log1p(g * q / c) + np.log1p(g * r / c))
+    return e_data, e_occam
+
+
+def softmax_order_params(a, L: int):
+    """(m, q) of the one-parameter softmax ansatz at copy logit a. [reconstruction]"""
+    a = np.asarray(a, dtype=float)
+    m = 1.0 / (1.0 + (L - 1) * np.exp(-a))
+    q = m**2 + (1.0 - m) ** 2 / (L - 1)
+    return m, q
+
+
+def softmax_action(P, a, h: Hyper):
+    """F(a; P) = L^2 a^2/(2 sigma_a2) + E_data + E_Occam for the softmax ansatz. [reconstruction]"""
+    a = np.asarray(a, dtype=float)
+    m, q = softmax_order_params(a, h.L)
+    e_data, e_occam = energy_terms(P, m, q, 1.0, 1.0, h)
+    return h.L**2 * a**2 / (2 * h.sigma_a2) + e_data + e_occam
+
+
+def linear_order_params(a, x, L: int, sigma_a2: float):
+    """(m, q, r, rho) of the linear ansatz; b2 = x sigma_a2 / L. [reconstruction]"""
+    a = np.asarray(a, dtype=float)
+    b2 = np.asarray(x, dtype=float) * sigma_a2 / L
+    q = a**2 + L * b2
+    return a, q, q, a
+
+
+def linear_action(P, a, x, h: Hyper):
+    """F(a, x; P), x = b2 L / sigma_a2, for the linear ansatz. [reconstruction]"""
+    x = np.asarray(x, dtype=float)
+    m, q, r, rho = linear_order_params(a, x, h.L, h.sigma_a2)
+    e_data, e_occam = energy_terms(P, m, q, r, rho, h)
+    prior = h.L**2 * np.asarray(a, dtype=float) ** 2 / (2 * h.sigma_a2) + 0.5 * h.L**2 * (x - np.log(x) - 1.0)
+    return prior + e_data + e_occam
+
+
+def a_bound(P, h: Hyper) -> float:
+    """Any minimizer has L^2 a^2/(2 sigma_a2) <= n/(2 kappa) (E_data is in [0, n/2kappa]): a <= this."""
+    return math.sqrt(h.sigma_a2 * float(P) * h.n_rows / (h.kappa * h.L**2)) + 1e-9
+
+
+# ---- softmax: minima, spinodals, Maxwell point ----------------------------------------------------------------
+def softmax_minima(P: float, h: Hyper, n_grid: int = 4001) -> list[tuple[float, float]]:
+    """Local minima [(a, F)] of F(a; P), sorted by a: grid search then bounded refinement."""
+    hi = a_bound(P, h)
+    a = np.linspace(0.0, hi, n_grid)
+    F = softmax_action(P, a, h)
+    idx = np.where((F[1:-1] < F[:-2]) & (F[1:-1] <= F[2:]))[0] + 1
+    out = []
+    for i in idx:
+        res = optimize.minimize_scalar(lambda t: float(softmax_action(P, t, h)), bounds=(a[i - 1], a[i + 1]),
+                                       method="bounded", options={"xatol": 1e-10})
+        out.append((float(res.x), float(res.fun)))
+    if F[0] < F[1]:  # boundary minimum at a = 0 (does not occur for softmax: dF/da(0) < 0)
+        out.insert(0, (0.0, float(F[0])))
+    return out
+
+
+def _bisect_count(f_count, lo: float, hi: float, n_lo: int, iters: int = 40) -> float:
+    """Geometric bisection for the P where f_count(P) stops being n_lo."""
+    for _ in range(iters):
+        mid = math.sqrt(lo * hi)
+        if f_count(mid) == n_lo:
+            lo = mid
+        else:
+            hi = mid
+    return math.sqrt(lo * hi)
+
+
+def _refine_at_jump(h: Hyper, P_grid: np.ndarray, n_fine: int = 40) -> np.ndarray:
+    """Add a fine sub-grid around the largest jump of the global minimizer a(P) (a coexistence window can be
+    narrower than the coarse grid's step)."""
+    a = np.array([min(softmax_minima(P, h, n_grid=1001), key=lambda t: t[1])[0] for P in P_grid])
+    i = int(np.argmax(np.diff(a)))
+    lo, hi = P_grid[max(i - 1, 0)], P_grid[min(i + 2, len(P_grid) - 1)]
+    return np.unique(np.concatenate([P_grid, np.geomspace(lo, hi, n_fine)]))
+
+
+def locate_softmax(h: Hyper, P_grid: np.ndarray) -> dict:
+    """Global minimizer on the P grid, number of minima, spinodals and Maxwell point P*. [reconstruction 5.5]
+
+    Returns dict: rows (list of per-P dicts: P, a, m, q, residual, n_minima, F), P_star, P_spinodal_low,
+    P_spinodal_high, and at P*: a_low, a_high, m_low, m_high, residual_low, residual_high."""
+    rows = []
+    counts = []
+    P_grid = _refine_at_jump(h, np.asarray(P_grid, dtype=float))
+    for P in P_grid:
+        mins = softmax_minima(P, h)
+        a_best, F_best = min(mins, key=lambda t: t[1])
+        m, q = softmax_order_params(a_best, h.L)
+        rows.append(dict(P=float(P), a=a_best, m=float(m), q=float(q), residual=float(1 - m**2 / q),
+                         n_minima=len(mins), F=F_best))
+        counts.append(len(mins))
+    counts = np.array(counts)
+    out = dict(rows=rows, P_star=math.nan, P_spinodal_low=math.nan, P_spinodal_high=math.nan)
+    two = np.where(counts >= 2)[0]
+    if two.size == 0:
+        return out
+    count = lambda P: min(len(softmax_minima(P, h)), 2)  # noqa: E731
+    i0, i1 = two[0], two[-1]
+    out["P_spinodal_low"] = (_bisect_count(lambda P: 1 if count(P) < 2 else 2, P_grid[i0 - 1], P_grid[i0], 1)
+                             if i0 > 0 else math.nan)
+    out["P_spinodal_high"] = (_bisect_count(count, P_grid[i1], P_grid[i1 + 1], 2)
+                              if i1 + 1 < len(P_grid) else math.nan)
+
+    def delta_F(P):  # F(copy minimum) - F(uniform minimum), inside the window
+        mins = softmax_minima(P, h)
+        return mins[-1][1] - mins[0][1]
+
+    inside = P_grid[two]
+    d = np.array([delta_F(P) for P in inside])
+    sign = np.where(np.diff(np.sign(d)) < 0)[0]
+    if d[0] < 0 or d[-1] > 0 or sign.size == 0:  # Maxwell point not bracketed by the grid
+        lo = out["P_spinodal_low"] * (1 + 1e-9)
+        hi = out["P_spinodal_high"] * (1 - 1e-9)
+        try:
+            P_star = optimize.brentq(lambda lp: delta_F(math.exp(lp)), math.log(lo), math.log(hi), xtol=1e-10)
+            P_star = math.exp(P_star)
+        except (ValueError, TypeError):
+            return out
+    else:
+        j = sign[0]
+        P_star = math.exp(optimize.brentq(lambda lp: delta_F(math.exp(lp)), math.log(inside[j]),
+                                          math.log(inside[j + 1]), xtol=1e-12))
+    out["P_star"] = P_star
+    mins = softmax_minima(P_star, h)
+    for tag, (a_, _) in (("low", mins[0]), ("high", mins[-1])):
+        m, q = softmax_order_params(a_, h.L)
+        out[f"a_{tag}"], out[f"m_{tag}"], out[f"residual_{tag}"] = a_, float(m), float(1 - m**2 / q)
+    return out
+
+
+# ---- linear: profile over x, curvature at a = 0, onset P_c, exponent ---------------------------------------------
+X_BOUNDS = (1e-10, 50.0)
+_GOLD = (math.sqrt(5.0) - 1.0) / 2.0
+
+
+def _energy_grads(P, m, q, r, rho, h: Hyper):
+    """Partial derivatives (E_m, E_q, E_r, E_rho) of E_data + E_Occam (analytic, vectorized)."""
+    g = np.asarray(P, dtype=float) * h.n_rows / h.V
+    c, k, V = h.c, h.kappa, h.V
+    dq, dr = c + g * q, c + g * r
+    E_m = -(V - 1) * g**2 * m / (k * dq)
+    E_rho = -(g**2) * rho / (k * dr)
+    E_q = (V - 1) * g**3 * m**2 / (2 * k * dq**2) + 0.5 * V * (V - 1) * g / dq
+    E_r = g**3 * rho**2 / (2 * k * dr**2) + 0.5 * V * g / dr
+    return E_m, E_q, E_r, E_rho
+
+
+def linear_grad(P, a, x, h: Hyper):
+    """(dF/da, dF/dx) of the linear action (analytic; q = r = a^2 + x sigma_a2, m = rho = a)."""
+    m, q, r, rho = linear_order_params(a, x, h.L, h.sigma_a2)
+    E_m, E_q, E_r, E_rho = _energy_grads(P, m, q, r, rho, h)
+    dF_da = h.L**2 * np.asarray(a, float) / h.sigma_a2 + E_m + E_rho + 2 * np.asarray(a, float) * (E_q + E_r)
+    dF_dx = 0.5 * h.L**2 * (1.0 - 1.0 / np.asarray(x, float)) + h.sigma_a2 * (E_q + E_r)
+    return dF_da, dF_dx
+
+
+def linear_x_star(P: float, a, h: Hyper, n_x: int = 200, iters: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """x*(a) = argmin_x F(a, x; P) for an array of a: coarse grid in ln x, then vectorized golden section.
+    Returns (x*, F(a, x*))."""
+    a = np.atleast_1d(np.asarray(a, dtype=float))
+    lx = np.linspace(math.log(X_BOUNDS[0]), math.log(X_BOUNDS[1]), n_x)
+    F = linear_action(P, a[:, None], np.exp(lx)[None, :], h)
+    j = F.argmin(axis=1)
+    lo, hi = lx[np.maximum(j - 1, 0)], lx[np.minimum(j + 1, n_x - 1)]
+    f = lambda t: linear_action(P, a, np.exp(t), h)  # noqa: E731
+    c1, c2 = hi - _GOLD * (hi - lo), lo + _GOLD * (hi - lo)
+    f1, f2 = f(c1), f(c2)
+    for _ in range(iters):
+        left = f1 < f2
+        hi = np.where(left, c2, hi)
+        lo = np.where(left, lo, c1)
+        c2n = np.where(left, c1, lo + _GOLD * (hi - lo))
+        c1n = np.where(left, hi - _GOLD * (hi - lo), c2)
+        c1, c2 = c1n, c2n
+        f1, f2 = f(c1), f(c2)
+    x = np.exp(0.5 * (lo + hi)) if iters else np.exp(lx[j])
+    return x, linear_action(P, a, x, h)
+
+
+def linear_x_star_scalar(P: float, a: float, h: Hyper) -> float:
+    """x*(a) for one a: coarse bracket, then the root of dF/dx (brentq; precise to ~1e-13 relative)."""
+    x0 = float(linear_x_star(P, a, h, iters=0)[0][0])
+    lo, hi = x0 * math.exp(-0.3), min(x0 * math.exp(0.3), X_BOUNDS[1])
+    grad = lambda x: float(linear_grad(P, a, x, h)[1])  # noqa: E731
+    if grad(lo) > 0 or grad(hi) < 0:
+        return float(linear_x_star(P, a, h)[0][0])
+    return optimize.brentq(grad, lo, hi, xtol=1e-300, rtol=1e-13)
+
+
+def linear_profile(P: float, a, h: Hyper) -> tuple[np.ndarray, np.ndarray]:
+    """Profile f(a) = min_x F(a, x; P) on an array of a: returns (f, x*)."""
+    x, f = linear_x_star(P, a, h)
+    return f, x
+
+
+def linear_curvature(P: float, h: Hyper) -> float:
+    """d^2F/da^2 at a = 0 with x at its optimum (a = 0 is stationary; F is even in a):
+    L^2/sigma_a2 - V g (g/kappa - V) / (c + g L b2).  [reconstruction]"""
+    x0 = linear_x_star_scalar(P, 0.0, h)
+    g = P * h.n_rows / h.V
+    b2 = x0 * h.sigma_a2 / h.L
+    return h.L**2 / h.sigma_a2 - h.V * g * (g / h.kappa - h.V) / (h.c + g * h.L * b2)
+
+
+def _stationary_a(P: float, h: Hyper, lo: float, hi: float) -> float:
+    """Root of (dF/da)(a, x*(a)) / a in (lo, hi) (envelope theorem: the profile's slope)."""
+    def slope(a):
+        x = linear_x_star_scalar(P, a, h)
+        return float(linear_grad(P, a, x, h)[0]) / a
+    return optimize.brentq(slope, lo, hi, xtol=1e-14, rtol=1e-12)
+
+
+def linear_minimum(P: float, h: Hyper, n_a: int = 401) -> tuple[float, float, float, int]:
+    """Global minimizer (a >= 0, x) of the linear action and the number of local minima of the profile
+    on a >= 0 (a = 0 counts when the profile rises away from it): (a, x, F, n_minima)."""
+    grid = np.linspace(0.0, a_bound(P, h), n_a)
+    f, x = linear_profile(P, grid, h)
+    n_min = int(np.sum((f[1:-1] < f[:-2]) & (f[1:-1] <= f[2:]))) + int(f[0] < f[1])
+    i = int(f.argmin())
+    if i == 0:
+        return 0.0, float(x[0]), float(f[0]), n_min
+    try:
+        a = _stationary_a(P, h, grid[i - 1] if i > 1 else grid[1] * 1e-6, grid[min(i + 1, n_a - 1)])
+    except ValueError:
+        a = float(grid[i])
+    x_a = linear_x_star_scalar(P, a, h)
+    return a, x_a, float(linear_action(P, a, x_a, h)), n_min
+
+
+def locate_linear(h: Hyper, P_grid: np.ndarray, n_fit: int = 12, fit_span: float = 1.3) -> dict:
+    """Global minimizer on the P grid, onset P_c (curvature at a = 0 changes sign) and the points
+    a*(P) for P in (P_c, fit_span P_c) for the exponent fit a ~ (P - P_c)^beta.  [reconstruction 5.4-5.5]"""
+    rows = []
+    for P in P_grid:
+        a, x, F, n_min = linear_minimum(P, h)
+        m, q, _, _ = linear_order_params(a, x, h.L, h.sigma_a2)
+        rows.append(dict(P=float(P), a=a, m=float(m), q=float(q), residual=float(1 - m**2 / q),
+                         n_minima=n_min, F=F, b2=x * h.sigma_a2 / h.L))
+    curv = np.array([linear_curvature(P, h) for P in P_grid])
+    out = dict(rows=rows, P_c=math.nan, onset=[])
+    neg = np.where(curv < 0)[0]
+    if neg.size == 0 or neg[0] == 0:
+        return out
+    j = neg[0]
+    P_c = math.exp(optimize.brentq(lambda lp: linear_curvature(math.exp(lp), h), math.log(P_grid[j - 1]),
+                                   math.log(P_grid[j]), xtol=1e-14))
+    out["P_c"] = P_c
+    for P in P_c * (1 + np.geomspace(1e-3, fit_span - 1, n_fit)):
+        a, _, _, _ = linear_minimum(float(P), h)
+        out["onset"].append(dict(P=float(P), P_minus_Pc=float(P - P_c), a=a))
+    return out
+
+
+def fit_power(x, y) -> tuple[float, float]:
+    """Least-squares slope of ln y on ln x and its standard error."""
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    A = np.vstack([lx, np.ones_like(lx)]).T
+    coef, res, *_ = np.linalg.lstsq(A, ly, rcond=None)
+    n = len(lx)
+    if n <= 2:
+        return float(coef[0]), math.inf
+    resid = ly - A @ coef
+    s2 = float(resid @ resid) / (n - 2)
+    se = math.sqrt(s2 / float(((lx - lx.mean()) ** 2).sum()))
+    return float(coef[0]), se
+
+
+def maxwell_leading_order(h: Hyper) -> float:
+    """Leading-order Maxwell point P* ~ kappa L ln^2 L / (4 sigma_a2) (brief 5.4). [reconstruction]"""
+    return h.kappa * h.L * math.log(h.L) ** 2 / (4 * h.sigma_a2)
+
+
+# ---- convenience for the study ------------------------------------------------------------------------------
+def P_grid(h: Hyper, p_min: float, p_max: float, n: int) -> np.ndarray:
+    """Log grid of P with P / L in [p_min, p_max]."""
+    return np.geomspace(p_min * h.L, p_max * h.L, n)
+
+
+def reference_points(h: Hyper, attention: str, p_min: float = 0.05, p_max: float = 500.0, n: int = 60) -> dict:
+    """softmax: P_star, P_spinodal_low, P_spinodal_high; linear: P_c (cheap: curvature root only)."""
+    grid = P_grid(h, p_min, p_max, n)
+    if attention == "softmax":
+        out = locate_softmax(h, grid)
+        return {k: out[k] for k in ("P_star", "P_spinodal_low", "P_spinodal_high")}
+    curv = np.array([linear_curvature(P, h) for P in grid])
+    neg = np.where(curv < 0)[0]
+    if neg.size == 0 or neg[0] == 0:
+        return {"P_c": math.nan}
+    j = neg[0]
+    return {"P_c": math.exp(optimize.brentq(lambda lp: linear_curvature(math.exp(lp), h), math.log(grid[j - 1]),
+                                            math.log(grid[j]), xtol=1e-14))}
+
+
+def reference_P(ref: dict, attention: str) -> float:
+    return ref["P_star"] if attention == "softmax" else ref["P_c"]
+
+
+def global_minimum(P: float, h: Hyper, attention: str) -> dict:
+    """Global minimizer's a, m, q, residual (and the number of local minima) at one P."""
+    if attention == "softmax":
+        mins = softmax_minima(P, h)
+        a, _ = min(mins, key=lambda t: t[1])
+        m, q = softmax_order_params(a, h.L)
+        n_min = len(mins)
+    else:
+        a, x, _, n_min = linear_minimum(P, h)
+        m, q, _, _ = linear_order_params(a, x, h.L, h.sigma_a2)
+    return dict(a=float(a), m=float(m), q=float(q), residual=float(1 - m**2 / q), n_minima=n_min)
+
+
+def landscape(P: float, h: Hyper, attention: str, n_a: int = 241) -> tuple[np.ndarray, np.ndarray]:
+    """(a, F(a) - min F) at one P: softmax F(a); linear the profile min_x F(a, x), a in [-a_max, a_max]."""
+    hi = min(a_bound(P, h), 2.0 * math.log(h.L) + 2.0)
+    if attention == "softmax":
+        a = np.linspace(0.0, hi, n_a)
+        F = softmax_action(P, a, h)
+    else:
+        hi = min(a_bound(P, h), 1.5)
+        a = np.linspace(-hi, hi, n_a)
+        F, _ = linear_profile(P, a, h)
+    return a, F - F.min()
