@@ -61,10 +61,20 @@ def test_local_process_pool_matches_serial(sleepy, tmp_path):
     pd.testing.assert_frame_equal(a.tables["values"], b.tables["values"])
 
 
-def test_sweep_on_a_real_dask_local_cluster(sleepy, tmp_path):
+def test_dask_executor_starts_its_own_local_cluster(sleepy, tmp_path):
+    a = run_study(sleepy, preset="smoke", out=tmp_path / "a", executor="serial", progress=False, quiet=True)
+    b = run_study(sleepy, preset="smoke", out=tmp_path / "b", executor="dask", workers=2, progress=False,
+                  quiet=True)
+    pd.testing.assert_frame_equal(a.tables["values"], b.tables["values"])
+
+
+def test_sweep_joins_a_running_dask_cluster_by_address(sleepy, tmp_path):
+    from dask.distributed import LocalCluster
+
     grid = {"scale": [1.0, 2.0], "sizes": [(1, 2), (3,)]}
-    res = run_sweep(sleepy, grid, preset="smoke", overrides={"seeds": 2}, out=tmp_path / "sweep",
-                    executor="dask", workers=2, progress=False, quiet=True)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        res = run_sweep(sleepy, grid, preset="smoke", overrides={"seeds": 2}, out=tmp_path / "sweep",
+                        executor="dask", address=cluster.scheduler_address, progress=False, quiet=True)
     assert res.exit_code == 0
     values = pd.read_parquet(tmp_path / "sweep" / "tables" / "values.parquet")
     assert len(values) == 4 * 3 * 2 * 3  # points x tasks x seeds x rows

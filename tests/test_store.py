@@ -58,3 +58,16 @@ def test_corrupt_or_foreign_directories_are_refused(tmp_path):
         RunStore(tmp_path / "nohash").check(meta())
     assert RunStore(tmp_path / "absent").check(meta()) is False
     assert not (tmp_path / "absent").exists()
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "a.json", {"x": 1})
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "a.json").stat().st_mode)
+    assert mode & 0o044 == 0o044

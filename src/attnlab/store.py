@@ -22,6 +22,8 @@ import pandas as pd
 from .errors import UserError
 
 CONFIG = "config.json"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 # ---- atomic primitives -----------------------------------------------------------------------------------
@@ -30,6 +32,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; results are for sharing
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -173,6 +176,7 @@ class RunStore:
             return  # already recorded (never recorded twice)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.tasks_dir))
         try:
+            os.chmod(tmp, 0o777 & ~_UMASK)
             for name, t in tables.items():
                 data = t if isinstance(t, (bytes, bytearray)) else table_to_bytes(t)
                 (tmp / f"{name}.parquet").write_bytes(data)

@@ -10,11 +10,10 @@ Modules: ``load`` (reading dirs), ``render`` (HTML), ``heatmap`` (matrix figures
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from ..errors import UserError
+from ..store import atomic_write_text
 from .load import load
 from .render import render
 
@@ -27,15 +26,9 @@ def write_report(path: Path) -> Path:
     path = Path(path)
     page = render(load(path))
     out = path / "report.html"
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html.tmp", dir=path)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(page)
-        os.replace(tmp, out)
+        atomic_write_text(out, page)
     except OSError as e:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         raise UserError(f"{out}: cannot write the report: {e}") from None
     return out
 
