@@ -1,0 +1,147 @@
+"""The student: single-layer multi-head attention classifier (brief §3b, *recollection*), all heads batched.
+
+    Phi(theta; X) = c_H * sum_h < U_h , phi(tau X W_h X^T) X >_F           full readout, U_h in R^{T x d}
+    Phi(theta; X) = c_H * sum_h u_h^T X^T phi(tau X W_h^T x_1)              single-query readout, u_h in R^d
+(single query = the first row of the full model's attention, scores x_1^T W_h x_s; the brief writes
+phi(X W_h x_1), the same family with W_h -> W_h^T)
+
+c_H = 1/sqrt(H) (theory) or 1/H (ablation); tau = 1 or 1/sqrt(d); phi = a registry normalization over keys.
+Parameters are two tensors U (H, T, d) [or (H, d)] and W (H, d, d); every head runs in the same einsum over an
+(n, H, T, T) score tensor.  ``per_example=True`` takes one parameter copy per example (U (n, H, ...),
+W (n, H, d, d)): the gradient of sum_i Phi(theta_i; X_i) w.r.t. the copies holds the per-example gradients
+(NTK features) and its HVPs are the per-example Hessian-vector products, all in one pass.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from ...normalizations import normalize
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    H: int
+    T: int
+    d: int
+    readout: str = "full"
+    output_scale: str = "sqrt"
+    temperature: str = "none"
+    normalization: str = "softmax"
+
+    @classmethod
+    def from_config(cls, config, H: int) -> "ModelSpec":
+        return cls(H=H, T=config.T, d=config.d, readout=config.readout, output_scale=config.output_scale,
+                   temperature=config.temperature, normalization=config.normalization)
+
+    @property
+    def scale(self) -> float:
+        return 1.0 / math.sqrt(self.H) if self.output_scale == "sqrt" else 1.0 / self.H
+
+    @property
+    def tau(self) -> float:
+        return 1.0 / math.sqrt(self.d) if self.temperature == "sqrt_d" else 1.0
+
+    @property
+    def U_shape(self) -> tuple[int, ...]:
+        return (self.H, self.T, self.d) if self.readout == "full" else (self.H, self.d)
+
+    @property
+    def n_params(self) -> int:
+        return math.prod(self.U_shape) + self.H * self.d * self.d
+
+
+def _weights(scores: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """scores (n, Q, H, T) -> attention weights over the keys (last axis); bayes_softmax normalizes jointly
+    over (head, key)."""
+    if spec.normalization == "softmax":          # the registry's softmax, as torch's fused kernel (same values)
+        return torch.softmax(scores, dim=-1)
+    if spec.normalization == "bayes_softmax":
+        return normalize(scores, "bayes_softmax", dim=(2, 3))
+    return normalize(scores, spec.normalization, dim=-1)
+
+
+def head_outputs(U: torch.Tensor, W: torch.Tensor, X: torch.Tensor, spec: ModelSpec,
+                 per_example: bool = False) -> torch.Tensor:
+    """(n, H) head outputs f_h(X_i) = <U_h, phi(tau X_i W_h X_i^T) X_i> (without c_H).  X (n, T, d).
+
+    The heads are folded into the rows of batched matmuls over examples, (n, T*H, d) @ (n, d, T): the
+    whole (n, T, H, T) score tensor is two GEMM-like calls, never a loop over heads."""
+    n, T, d = X.shape
+    H = spec.H
+    if per_example:                                                      # W (n, H, d, d)
+        Wf = W.permute(0, 2, 1, 3).reshape(n, d, H * d)                  # (n, d, H*d)
+    else:                                                                # W (H, d, d)
+        Wf = W.permute(1, 0, 2).reshape(d, H * d)                        # (d, H*d)
+    Xt = X.transpose(1, 2)                                               # (n, d, T)
+    if spec.readout == "full":
+        XW = torch.matmul(X, Wf).reshape(n, T * H, d)                    # (n, T*H, d)   rows (t, h)
+        scores = torch.matmul(XW, Xt).reshape(n, T, H, T) * spec.tau     # (n, T, H, T)  [n, t, h, s]
+        P = _weights(scores, spec)                                       # (n, T, H, T)
+        # <U_h, P_h X> = sum_{t,s} P[t,h,s] <u_{h,t}, x_s>: contract U with the keys first, so that the
+        # largest intermediate is (n, T, H, T) rather than (n, T, H, d)
+        Ur = (U.permute(0, 2, 1, 3) if per_example else U.permute(1, 0, 2)).reshape(-1, T * H, d)
+        A = torch.matmul(Ur, Xt).reshape(n, T, H, T)                     # A[n,t,h,s] = <u_{h,t}, x_s>
+        return (P * A).sum(dim=(1, 3))                                   # (n, H)
+    q = torch.matmul(X[:, :1], Wf).reshape(n, H, d)                      # (n, H, d)
+    scores = torch.matmul(q, Xt).reshape(n, 1, H, T) * spec.tau          # (n, 1, H, T)
+    P = _weights(scores, spec).reshape(n, H, T)
+    Z = torch.matmul(P, X)                                               # (n, H, d)
+    return (Z * U).sum(dim=-1)                                           # (n, H)
+
+
+def phi(U, W, X, spec: ModelSpec, per_example: bool = False) -> torch.Tensor:
+    """Phi(theta; X_i) for every example: (n,)."""
+    return head_outputs(U, W, X, spec, per_example).sum(dim=1) * spec.scale
+
+
+def phi_loop(U, W, X, spec: ModelSpec) -> torch.Tensor:
+    """Reference: the same Phi with a Python loop over heads (softmax, full readout). Used by tests and bench."""
+    out = torch.zeros(X.shape[0], dtype=X.dtype, device=X.device)
+    for h in range(spec.H):
+        scores = X @ W[h] @ X.transpose(1, 2) * spec.tau                   # (n, T, T)
+        P = torch.softmax(scores, dim=-1)
+        out = out + ((P @ X) * U[h]).sum(dim=(1, 2))
+    return out * spec.scale
+
+
+def loss_fn(margins: torch.Tensor, kind: str = "logistic") -> torch.Tensor:
+    """Per-example loss of the margins y Phi: logistic log(1 + e^{-t}) or exponential e^{-t} (brief §3d)."""
+    if kind == "logistic":
+        return torch.nn.functional.softplus(-margins)
+    return torch.exp(-margins)
+
+
+# ---- flat parameter vector ------------------------------------------------------------------------------
+def pack(U: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+    """theta = (vec U, vec W), shape (P,)."""
+    return torch.cat([U.reshape(-1), W.reshape(-1)])
+
+
+def unpack(theta: torch.Tensor, spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    nU = math.prod(spec.U_shape)
+    return theta[:nU].view(spec.U_shape), theta[nU:].view(spec.H, spec.d, spec.d)
+
+
+def phi_flat(theta: torch.Tensor, X: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    U, W = unpack(theta, spec)
+    return phi(U, W, X, spec)
+
+
+# ---- initializations (brief §3f, §5c; *reconstruction*) --------------------------------------------------
+def init_params(spec: ModelSpec, generator: torch.Generator, W0_scale: float = 0.0, paired: bool = False,
+                dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    """P0: U entries iid N(0, 1/T) (N(0, 1/d) for single-query), W = W0_scale * N(0, 1).
+    paired: heads H/2..H-1 copy heads 0..H/2-1 with U -> -U, so Phi(theta0; .) = 0."""
+    H = spec.H
+    Hr = H // 2 if paired else H
+    u_std = 1.0 / math.sqrt(spec.T if spec.readout == "full" else spec.d)
+    U = torch.randn((Hr,) + spec.U_shape[1:], generator=generator, dtype=dtype) * u_std
+    W = torch.randn(Hr, spec.d, spec.d, generator=generator, dtype=dtype) * W0_scale
+    if paired:
+        if H % 2:
+            raise ValueError("paired init needs an even number of heads")
+        U, W = torch.cat([U, -U]), torch.cat([W, W])
+    return U, W

@@ -1,0 +1,109 @@
+"""Simulation: full-batch gradient descent with constant step on the logistic risk (brief §3e), the one-step
+initializations P1/P2 (brief §5c, *reconstruction*), and GD on the linearized model (brief §3g).
+
+    theta_{k+1} = theta_k - eta * grad L^(theta_k),   L^(theta) = (1/n) sum_i l(y_i Phi(theta; X_i))
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+
+from ...errors import check_finite
+from .models import ModelSpec, init_params, loss_fn, pack, phi_flat
+
+
+@dataclasses.dataclass
+class GDResult:
+    theta0: torch.Tensor                 # (P,)
+    theta: torch.Tensor                  # (P,) after K steps
+    records: list[dict]                  # one per checkpoint k: {"K", "train_loss", "distance_from_init"}
+    sum_loss: float                      # sum_{k<K} L^(theta_k) (stability proxy, brief §4d)
+    monotone: bool                       # L^(theta_{k+1}) <= L^(theta_k) for every k
+    thetas: dict[int, torch.Tensor] = dataclasses.field(default_factory=dict)  # kept checkpoints
+
+
+def risk(theta: torch.Tensor, X, y, spec: ModelSpec, loss: str = "logistic") -> torch.Tensor:
+    return loss_fn(y * phi_flat(theta, X, spec), loss).mean()
+
+
+def gd(theta0: torch.Tensor, X, y, spec: ModelSpec, eta: float, K: int, checkpoints=(), loss="logistic",
+       train_U: bool = True, keep=()) -> GDResult:
+    """K full-batch GD steps from theta0 (autograd gradient of the batched model). Records L^ and
+    ||theta_k - theta0|| at each k in checkpoints (k <= K); keeps a copy of theta_k for k in ``keep``.
+    Raises DivergenceError on NaN/inf."""
+    checkpoints, keep = set(int(k) for k in checkpoints), set(int(k) for k in keep)
+    nU = math.prod(spec.U_shape)
+    theta = theta0.detach().clone().requires_grad_(True)
+    records, thetas, sum_loss, prev, monotone = [], {}, 0.0, math.inf, True
+    for k in range(K + 1):
+        L = risk(theta, X, y, spec, loss)
+        Lv = float(L.detach())
+        check_finite("train_loss", Lv, step=k)
+        if Lv > prev * (1 + 1e-9) + 1e-15:
+            monotone = False
+        prev = Lv
+        if k in checkpoints:
+            records.append({"K": k, "train_loss": Lv,
+                            "distance_from_init": float((theta.detach() - theta0).norm())})
+        if k in keep:
+            thetas[k] = theta.detach().clone()
+        if k == K:
+            break
+        sum_loss += Lv
+        (g,) = torch.autograd.grad(L, theta)
+        check_finite("gradient", g, step=k)
+        with torch.no_grad():
+            if not train_U:
+                g[:nU] = 0
+            theta -= eta * g
+    return GDResult(theta0.detach(), theta.detach(), records, sum_loss, monotone, thetas)
+
+
+def gd_linearized(J: torch.Tensor, phi0: torch.Tensor, y, eta: float, K: int, loss="logistic",
+                  train_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """GD on Phi_lin(theta) = Phi(theta0) + J (theta - theta0): logistic regression on the NTK features.
+    J (n, P), phi0 (n,). Returns delta = theta_K - theta0 (P,)."""
+    delta = torch.zeros(J.shape[1], dtype=J.dtype, device=J.device)
+    for k in range(K):
+        m = y * (phi0 + J @ delta)                                   # (n,)
+        if loss == "logistic":
+            dl = -torch.sigmoid(-m)                                  # l'(m)
+        else:
+            dl = -torch.exp(-m)
+        g = J.T @ (dl * y) / J.shape[0]                              # (P,)
+        check_finite("linearized gradient", g, step=k)
+        if train_mask is not None:
+            g = g * train_mask
+        delta = delta - eta * g
+    return delta
+
+
+def make_init(config, spec: ModelSpec, X, y, generator: torch.Generator, W0_scale: float | None = None):
+    """theta0 for the config's init (P0 / P1 / P2, optionally paired); X, y are the training data used by
+    the one-step inits.  P1: one GD step on W from P0.  P2: one GD step on U from (U, W) = 0, then one on W."""
+    W0 = config.W0_scale if W0_scale is None else W0_scale
+    U, W = init_params(spec, generator, W0_scale=W0, paired=config.paired)
+    if config.init == "P0":
+        return pack(U, W)
+    nU = U.numel()
+    if config.init == "P2":
+        U = torch.zeros_like(U)
+        W = torch.zeros_like(W)
+    theta = pack(U, W).requires_grad_(True)
+
+    def step(theta, part):
+        L = risk(theta, X, y, spec, config.loss)
+        (g,) = torch.autograd.grad(L, theta)
+        mask = torch.zeros_like(g)
+        if part == "U":
+            mask[:nU] = 1
+        else:
+            mask[nU:] = 1
+        return (theta - config.init_eta * g * mask).detach().requires_grad_(True)
+
+    if config.init == "P2":
+        theta = step(theta, "U")
+    theta = step(theta, "W")
+    return theta.detach()

@@ -1,0 +1,335 @@
+"""Unit tests of the gd-heads study: data, batched model vs loops, gradients/Hessians vs brute force,
+the SVM margin vs brute force, theory formulas, config validation, and every claim check on a table where it
+must pass and one where it must fail."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from attnlab.config import build_config
+from attnlab.errors import ConfigError, DivergenceError
+from attnlab.studies.gd_heads import claims as C
+from attnlab.studies.gd_heads import curvature, data, models, theory, train
+from attnlab.studies.gd_heads.config import PRESETS, GDHeadsConfig
+
+DT = torch.float64
+
+
+def _tiny(H=2, T=3, d=4, readout="full", W0=0.5, seed=0, n=5, normalization="softmax"):
+    spec = models.ModelSpec(H=H, T=T, d=d, readout=readout, normalization=normalization)
+    g = torch.Generator().manual_seed(seed)
+    U, W = models.init_params(spec, g, W0_scale=W0)
+    X = torch.randn(n, T, d, generator=g, dtype=DT)
+    y = torch.tensor([1.0, -1.0] * n, dtype=DT)[:n]
+    return spec, U, W, X, y
+
+
+# ---- data ----------------------------------------------------------------------------------------------------
+def test_mixture_structure_and_determinism():
+    spec = data.MixtureSpec(T=8, d=16, zeta=0.25, M=4, sigma=0.0)
+    X, y, rel = data.sample(spec, 50, torch.Generator().manual_seed(1))
+    assert X.shape == (50, 8, 16) and y.shape == (50,) and rel.shape == (50, 8)
+    assert (rel.sum(1) == 2).all()
+    mu_p, mu_m, nu = data.means(spec)
+    sig = torch.where((y > 0)[:, None, None], mu_p, mu_m).expand(50, 8, 16)
+    assert torch.equal(X[rel], sig[rel])                      # relevant tokens = mu_y exactly at sigma = 0
+    noise_rows = X[~rel]
+    assert torch.allclose((noise_rows[:, None, :] == nu[None]).all(-1).sum(1).double(), torch.ones(len(noise_rows), dtype=DT))
+    X2, y2, _ = data.sample(spec, 50, torch.Generator().manual_seed(1))
+    assert torch.equal(X, X2) and torch.equal(y, y2)
+    assert not torch.equal(data.sample(spec, 50, data.generator_for(0, "a"))[0],
+                           data.sample(spec, 50, data.generator_for(0, "b"))[0])
+
+
+def test_mixture_variants():
+    spec = data.MixtureSpec(sigma=0.5, noise="truncated", antipodal=True, fixed_positions=True)
+    X, y, rel = data.sample(spec, 200, torch.Generator().manual_seed(0))
+    assert rel[:, :spec.k].all() and not rel[:, spec.k:].any()
+    mu_p, mu_m, _ = data.means(spec)
+    assert torch.equal(mu_m, -mu_p)
+    z = X[rel] - torch.where((y > 0)[:, None, None], mu_p, mu_m).expand_as(X)[rel]
+    assert float(z.norm(dim=-1).max()) <= 2 * 0.5 * math.sqrt(spec.d) + 1e-12
+
+
+# ---- model ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("H", [1, 3, 8])
+def test_batched_heads_match_loop(H):
+    spec, U, W, X, y = _tiny(H=H, T=5, d=6, n=7)
+    assert torch.allclose(models.phi(U, W, X, spec), models.phi_loop(U, W, X, spec), atol=1e-12)
+
+
+def test_single_query_and_per_example_match_naive():
+    spec, U, W, X, y = _tiny(H=3, T=4, d=5, readout="single_query", n=6)
+    naive = torch.zeros(6, dtype=DT)
+    for i in range(6):
+        for h in range(3):
+            p = torch.softmax(X[i, 0] @ W[h] @ X[i].T, 0)            # (T,) first row of X W X^T
+            naive[i] += U[h] @ (X[i].T @ p)
+    assert torch.allclose(models.phi(U, W, X, spec), naive / math.sqrt(3), atol=1e-12)
+    Uc, Wc = U.expand((6,) + U.shape), W.expand((6,) + W.shape)
+    assert torch.allclose(models.phi(Uc, Wc, X, spec, per_example=True), naive / math.sqrt(3), atol=1e-12)
+
+
+def test_paired_init_gives_zero_output():
+    spec = models.ModelSpec(H=6, T=4, d=5)
+    U, W = models.init_params(spec, torch.Generator().manual_seed(0), W0_scale=0.3, paired=True)
+    X = torch.randn(9, 4, 5, dtype=DT)
+    assert float(models.phi(U, W, X, spec).abs().max()) < 1e-12
+
+
+def test_ntk_features_match_autograd_and_finite_differences():
+    spec, U, W, X, y = _tiny(H=3, T=3, d=4, n=4)
+    theta = models.pack(U, W)
+    J = curvature.ntk_features(theta, X, spec)
+    for i in range(4):
+        th = theta.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(models.phi_flat(th, X[i:i + 1], spec)[0], th)
+        assert torch.allclose(J[i], g, atol=1e-12)
+    eps, e = 1e-6, torch.zeros_like(theta)
+    for j in (0, 5, theta.numel() - 1):
+        e.zero_(); e[j] = eps
+        fd = (models.phi_flat(theta + e, X, spec) - models.phi_flat(theta - e, X, spec)) / (2 * eps)
+        assert torch.allclose(J[:, j], fd, atol=1e-7)
+
+
+@pytest.mark.parametrize("W0", [0.0, 0.7])
+def test_hessian_norm_power_iteration_matches_full_hessian(W0):
+    spec, U, W, X, y = _tiny(H=2, T=3, d=3, n=3, W0=W0)
+    theta = models.pack(U, W)
+    est = curvature.hessian_norms(theta, X, spec, iters=120, generator=torch.Generator().manual_seed(0))
+    for i in range(3):
+        Hd = curvature.phi_hessian_dense(theta, X[i:i + 1], spec)
+        exact = float(torch.linalg.eigvalsh(Hd).abs().max())
+        assert est[i] == pytest.approx(exact, rel=1e-3)
+
+
+def test_hessian_is_block_diagonal_over_heads():
+    """||hess Phi|| = max_h ||hess f_h|| / sqrt(H): the identity behind the H^-1/2 law."""
+    spec, U, W, X, y = _tiny(H=3, T=3, d=3, n=1, W0=0.4)
+    Hd = curvature.phi_hessian_dense(models.pack(U, W), X, spec)
+    full = float(torch.linalg.eigvalsh(Hd).abs().max())
+    per_head = []
+    for h in range(3):
+        s1 = models.ModelSpec(H=1, T=3, d=3)
+        Hh = curvature.phi_hessian_dense(models.pack(U[h:h + 1], W[h:h + 1]), X, s1)
+        per_head.append(float(torch.linalg.eigvalsh(Hh).abs().max()))
+    assert full == pytest.approx(max(per_head) / math.sqrt(3), rel=1e-10)
+
+
+def test_risk_lambda_min_matches_dense():
+    spec, U, W, X, y = _tiny(H=2, T=3, d=3, n=6, W0=0.5)
+    theta = models.pack(U, W)
+    lm = curvature.risk_lambda_min(theta, X, y, spec, tol=1e-10)
+    exact = float(torch.linalg.eigvalsh(curvature.risk_hessian_dense(theta, X, y, spec)).min())
+    assert lm == pytest.approx(exact, rel=1e-6, abs=1e-10)
+
+
+def test_weak_convexity_lemma_holds_exactly_on_tiny_model():
+    """-lambda_min(hess L^) <= L^ max_i ||hess Phi_i|| (|l'| <= l): exact linear algebra, no tolerance tuning."""
+    for seed in range(3):
+        spec, U, W, X, y = _tiny(H=2, T=3, d=3, n=6, W0=1.0, seed=seed)
+        theta = models.pack(U, W)
+        L = float(train.risk(theta, X, y, spec))
+        lmin = float(torch.linalg.eigvalsh(curvature.risk_hessian_dense(theta, X, y, spec)).min())
+        hmax = max(float(torch.linalg.eigvalsh(curvature.phi_hessian_dense(theta, X[i:i + 1], spec)).abs().max())
+                   for i in range(6))
+        assert -lmin <= L * hmax + 1e-12
+
+
+# ---- training ------------------------------------------------------------------------------------------------
+def test_gd_decreases_loss_and_linearization_agrees_for_one_step():
+    spec, U, W, X, y = _tiny(H=4, T=3, d=4, n=8, W0=0.0)
+    theta = models.pack(U, W)
+    r = train.gd(theta, X, y, spec, eta=0.5, K=20, checkpoints=(0, 20))
+    assert r.records[1]["train_loss"] < r.records[0]["train_loss"] and r.monotone
+    r1 = train.gd(theta, X, y, spec, eta=0.5, K=1)
+    J = curvature.ntk_features(theta, X, spec)
+    delta = train.gd_linearized(J, models.phi_flat(theta, X, spec).detach(), y, eta=0.5, K=1)
+    assert torch.allclose(r1.theta - theta, delta, atol=1e-12)
+
+
+def test_divergence_raises():
+    spec, U, W, X, y = _tiny(H=2, T=3, d=4, n=4, W0=1.0)
+    with pytest.raises(DivergenceError):
+        train.gd(models.pack(U, W) * 30, X, y, spec, eta=1e6, K=50, loss="exponential")
+
+
+def test_one_step_inits_run_and_P2_aligns_U():
+    cfg = GDHeadsConfig(init="P2")
+    spec = models.ModelSpec.from_config(cfg, 4)
+    X, y, _ = data.sample(data.MixtureSpec(sigma=0.0), 64, torch.Generator().manual_seed(0))
+    th = train.make_init(cfg, spec, X, y, torch.Generator().manual_seed(1))
+    U, W = models.unpack(th, spec)
+    direction = torch.zeros(cfg.d, dtype=DT); direction[0], direction[1] = 1, -1
+    cos = torch.nn.functional.cosine_similarity(U.reshape(-1, cfg.d), direction[None], dim=1)
+    # rows align with mu_+ - mu_- up to the class-imbalance component along the noise means
+    assert float(cos.min()) > 0.8 and float(W.abs().max()) > 0
+    cfg1 = GDHeadsConfig(init="P1")
+    th1 = train.make_init(cfg1, spec, X, y, torch.Generator().manual_seed(1))
+    assert float(models.unpack(th1, spec)[1].abs().max()) > 0
+
+
+# ---- theory --------------------------------------------------------------------------------------------------
+def test_svm_margin_matches_brute_force_in_2d():
+    rng = np.random.default_rng(0)
+    Xf = rng.normal(size=(30, 2)); y = np.sign(Xf @ np.array([1.0, 0.4]))
+    Xf += 0.3 * y[:, None] * np.array([1.0, 0.4])                 # separable through the origin
+    gamma, c = theory.svm_dual_margin(Xf @ Xf.T, y)
+    ang = np.linspace(0, 2 * np.pi, 200001)
+    w = np.stack([np.cos(ang), np.sin(ang)], 1)
+    brute = ((y[:, None] * (Xf @ w.T)).min(0)).max()
+    assert gamma == pytest.approx(brute, rel=1e-5)   # the angle grid resolves the optimum to ~1e-6
+    assert np.linalg.norm(Xf.T @ c) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_uniform_attention_margin_formula_equals_svm_at_sigma0():
+    cfg = GDHeadsConfig(sigma=0.0)
+    for zeta in (0.25, 0.5):
+        spec = models.ModelSpec.from_config(cfg, 4)
+        X, y, _ = data.sample(data.MixtureSpec(zeta=zeta, sigma=0.0), 60, torch.Generator().manual_seed(3))
+        U, W = models.init_params(spec, torch.Generator().manual_seed(0))
+        J = curvature.ntk_features(models.pack(U, W), X, spec)[:, :U.numel()]
+        g, _ = theory.svm_dual_margin((J @ J.T).numpy(), y.numpy())
+        assert g == pytest.approx(theory.uniform_attention_margin(zeta, 1.0, 8), rel=1e-5)
+
+
+def test_logistic_is_self_bounded():
+    t = np.linspace(-30, 30, 2001)
+    l = theory.logistic(t)
+    d1 = -1 / (1 + np.exp(t))
+    d2 = np.exp(t) / (1 + np.exp(t)) ** 2
+    assert (np.abs(d1) <= l + 1e-15).all() and (d2 <= l + 1e-15).all() and (d2 <= 0.25 + 1e-15).all()
+
+
+def test_loglog_slope_recovers_power_law():
+    x = np.array([1, 2, 4, 8, 16.0])
+    s, se, n = theory.loglog_slope(np.repeat(x, 3), np.repeat(3 * x ** -0.5, 3) * np.exp(np.tile([0, .01, -.01], 5)))
+    assert s == pytest.approx(-0.5, abs=0.01) and n == 15
+
+
+def test_realizability_formulas():
+    lam = theory.realizability_lambda(1000, 0.5, 0.4)
+    assert lam == pytest.approx(2 * (math.log(1000) + 0.5) / 0.4)
+    assert theory.heads_sufficient(1.0, 1000, 0.5, 0.4) == pytest.approx((lam / 0.4) ** 2)
+    assert theory.training_bound(0.01, 4.0, 2.0, 10) == pytest.approx(0.02 + 0.2)
+
+
+# ---- config --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("field,value", [("zeta", 1.5), ("d", 4), ("normalization", "nope"), ("readout", "x"),
+                                         ("H_curv", (4,)), ("eta", -1.0), ("gen_seeds", 1), ("sigma", -0.1)])
+def test_config_errors_name_the_field(field, value):
+    with pytest.raises(ConfigError) as e:
+        build_config(GDHeadsConfig, PRESETS, "smoke", {field: value})
+    assert e.value.field == field
+
+
+def test_presets_validate():
+    for p in PRESETS:
+        build_config(GDHeadsConfig, PRESETS, p)
+
+
+# ---- claims on synthetic tables ----------------------------------------------------------------------------
+CFG = GDHeadsConfig()
+RNG = np.random.default_rng(0)
+
+
+def _noise(n, s=0.02):
+    return np.exp(RNG.normal(0, s, n))
+
+
+def _curv(p):
+    H = np.repeat([1, 4, 16, 64, 256], 3)
+    return {"curvature": pd.DataFrame(dict(H=H, init="W0=0", grad_norm=1.5 * _noise(15),
+                                          hessian_norm=0.7 * H ** p * _noise(15)))}
+
+
+def _wc(p, over=1.0):
+    rows = []
+    for H in (4, 16, 64):
+        for K, L in ((0, 0.69), (10, 0.3), (100, 0.05)):
+            for s in range(3):
+                lm = -0.5 * L * H ** p * _noise(1)[0]
+                rows.append(dict(H=H, K=K, seed=s, train_loss=L, lambda_min=lm, kappa=-lm * math.sqrt(H) / L,
+                                 beta2=0.8 / over))
+    return {"weak_convexity": pd.DataFrame(rows)}
+
+
+def _rates(p):
+    rows = [dict(H=16, eta=e, K=K, seed=s, train_loss=3 * (e * K) ** p * _noise(1)[0],
+                 distance_from_init=np.log(K) * 2 + s * 0.01) for e in (1, 4, 16) for K in (10, 30, 100, 300, 1000)
+            for s in range(3)]
+    return {"rates": pd.DataFrame(rows)}
+
+
+def _dist(power):
+    rows = [dict(H=16, eta=1.0, K=K, seed=s, train_loss=1 / K, distance_from_init=(K ** power if power else np.log(K))
+                 * (1 + 0.01 * s)) for K in (10, 100, 1000) for s in range(3)]
+    return {"rates": pd.DataFrame(rows)}
+
+
+def _lazy(p):
+    H = np.repeat([1, 4, 16, 64], 2)
+    return {"lazy": pd.DataFrame(dict(H=H, test_dev=0.5 * H ** p * _noise(8), train_loss=0.01, train_loss_lin=0.012))}
+
+
+def _real(p, top_margin):
+    rows = [dict(H=H, K=1000, seed=s, construction="theory", min_margin=top_margin if H == 64 else 2.0,
+                 target_margin=math.log(1000), remainder=5 * H ** p * _noise(1)[0], H_sufficient=1e4)
+            for H in (1, 4, 16, 64) for s in range(3)]
+    return {"realizability": pd.DataFrame(rows)}
+
+
+def _margins(p, ratio=2.0, excess=0.0):
+    rows = [dict(H=H, zeta=z, seed=s, gamma=0.4 * (ratio if z == 0.5 else 1) * H ** p * _noise(1)[0],
+                 gamma_U_sigma0=theory.uniform_attention_margin(z, 1, 8) * (1 + excess),
+                 gamma_U_theory=theory.uniform_attention_margin(z, 1, 8))
+            for H in (1, 4, 16, 64) for z in (0.25, 0.5) for s in range(3)]
+    return {"margins": pd.DataFrame(rows)}
+
+
+def _gen(p, proxy=10.0):
+    rows = [dict(protocol=pr, n=n, K=5 * n if pr == "K_prop_n" else 500, seed=s,
+                 gap=2 * n ** p * _noise(1, 0.05)[0], stability_proxy=proxy,
+                 test_loss=3 * n ** p * _noise(1, 0.05)[0])
+            for pr in ("fixed_K", "K_prop_n") for n in (25, 50, 100, 200, 400) for s in range(5)]
+    return {"generalization": pd.DataFrame(rows)}
+
+
+@pytest.mark.parametrize("check,good,bad", [
+    (C.check_hessian, _curv(-0.5), _curv(0.0)),
+    (C.check_weak_convexity, _wc(-0.5), _wc(0.0)),
+    (C.check_weak_convexity, _wc(-0.5), _wc(-0.5, over=10.0)),
+    (C.check_rate, _rates(-1.0), _rates(-0.4)),
+    (C.check_distance, _dist(0), _dist(0.5)),
+    (C.check_lazy, _lazy(-0.7), _lazy(-0.1)),
+    (C.check_realizability, _real(-0.5, 8.0), _real(-0.5, 5.0)),
+    (C.check_realizability, _real(-0.5, 8.0), _real(0.2, 8.0)),
+    (C.check_margin, _margins(0.0), _margins(0.0, ratio=1.0)),
+    (C.check_margin, _margins(0.0), _margins(0.3)),
+    (C.check_margin, _margins(0.0), _margins(0.0, excess=-0.1)),
+    (C.check_gap, _gen(-1.0), _gen(-0.3)),
+    (C.check_gap, _gen(-1.0), _gen(-1.0, proxy=0.001)),
+    (C.check_test_rate, _gen(-1.0), _gen(-0.2)),
+])
+def test_claim_checks_pass_and_fail(check, good, bad):
+    assert check(good, CFG).passed is True, check(good, CFG).detail
+    assert check(bad, CFG).passed is False, check(bad, CFG).detail
+
+
+def test_bound_check():
+    ok = {"bound": pd.DataFrame(dict(K=[100, 300], train_loss=[0.01, 0.005], bound=[0.5, 0.3]))}
+    bad = {"bound": pd.DataFrame(dict(K=[100, 300], train_loss=[0.01, 0.5], bound=[0.5, 0.3]))}
+    nan = {"bound": pd.DataFrame(dict(K=[100], train_loss=[0.01], bound=[np.nan]))}
+    assert C.check_bound(ok, CFG).passed is True
+    assert C.check_bound(bad, CFG).passed is False
+    assert C.check_bound(nan, CFG).passed is False
+
+
+def test_claims_undecided_without_data():
+    for claim in C.CLAIMS:
+        v = claim.check({}, CFG)
+        assert v.passed is None and v.detail
