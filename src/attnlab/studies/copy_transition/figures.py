@@ -20,13 +20,7 @@ STYLE = {("mala", "uniform"): dict(marker="o", color="C0", label="MALA, uniform 
          ("adam", "uniform"): dict(marker="x", color="k", label="Adam (MAP), uniform start")}
 
 
-def _get(tables, name, **eq):
-    df = tables.get(name)
-    if df is None or len(df) == 0:
-        return pd.DataFrame()
-    for k, v in eq.items():
-        df = df[df[k] == v]
-    return df
+from .claims import _rows as _get  # noqa: E402  (rows of a table where columns equal values)
 
 
 def _ref(tables, att, L):

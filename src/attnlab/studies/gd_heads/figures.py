@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ...plotting import save_figure  # noqa: E402
 from ..base import Figure  # noqa: E402
 
 
@@ -24,10 +25,7 @@ def _mse(g, col):
 def _save(fig, outdir: Path, name: str) -> str:
     for ax in fig.axes:                      # no overlapping minor tick labels on short log axes
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    fig.tight_layout()
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
-    return name
+    return save_figure(fig, outdir, name)
 
 
 def fig_curvature(t, config, outdir):

@@ -20,11 +20,7 @@ import numpy as np  # noqa: E402
 from ..base import Figure  # noqa: E402
 
 
-def _save(fig, outdir: Path, name: str) -> str:
-    fig.tight_layout()
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
-    return name
+from ...plotting import save_figure as _save  # noqa: E402
 
 
 def make_figures(tables, config, outdir: Path) -> list[Figure]:
