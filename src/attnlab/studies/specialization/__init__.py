@@ -42,7 +42,9 @@ class SpecializationStudy(Study):
                     {"kind": "plateau", "D": int(D), "first": i, "count": min(c.plateau_group, c.plateau_seeds - i)})
                for D in sorted(c.Ds, reverse=True) for i in range(0, c.plateau_seeds, c.plateau_group)]
         out = out[:-(-c.plateau_seeds // c.plateau_group)] + [
-            Task(f"ode-seed={i}", {"kind": "ode", "seed_index": i}) for i in range(c.ode_seeds)] + \
+            Task(f"ode-D={D}-seed={i}", {"kind": "ode", "D": int(D), "seed_index": i,
+                                         "gradient_flow": bool(D == c.ode_D and i == 0)})
+            for D in sorted(set(c.Ds) | {c.ode_D}, reverse=True) for i in range(c.ode_seeds)] + \
             out[-(-c.plateau_seeds // c.plateau_group):]          # the largest-D groups, the ODEs, then the rest
         out += [Task(f"train-{a}", {"kind": "train", "activation": a}) for a in c.train_activations]
         out.append(Task("split", {"kind": "split"}))
@@ -60,7 +62,7 @@ class SpecializationStudy(Study):
         if kind == "plateau":
             return ex.run_plateau(config, int(p["D"]), int(p["first"]), int(p["count"]))
         if kind == "ode":
-            return ex.run_ode(config, int(p["seed_index"]))
+            return ex.run_ode(config, int(p.get("D", config.ode_D)), int(p["seed_index"]), bool(p.get("gradient_flow", True)))
         if kind == "variance":
             return ex.run_variance(config, p["activation"])
         if kind == "split":

@@ -22,8 +22,9 @@ class SpecializationConfig(StudyConfig):
                   samples (fit on act_samples/2 independent ones); act_refine: Nelder-Mead
                   refinement after the (beta, bias) grid search.
     plateau:      flipped spike mu=0, nu, H heads; SGD at each D of Ds with plateau_seeds seeds up to
-                  plateau_horizon (one task per D and group of plateau_group seeds); the overlap ODE (finite-lr and gradient flow) from the inits of the first
-                  ode_seeds seeds at D = ode_D, ode_samples MC samples per drift, Euler step ode_dt.
+                  plateau_horizon (one task per D and group of plateau_group seeds); the finite-lr overlap ODE from the
+                  inits of the first ode_seeds seeds at every D of Ds (and ode_D), the gradient-flow ODE from
+                  seed 0 at D = ode_D; ode_samples (antithetic) MC samples per drift, Euler step ode_dt.
     variance:     Gaussian theta ~ N(0, diag(variance_sigma^2)), nu = variance_nu, H heads, D, `seeds` seeds,
                   up to variance_horizon, activations softmax and bayes_softmax.
     split:        flipped spike mu=0, p=1/2, nu, H heads, D, `seeds` seeds, up to split_horizon.
@@ -99,9 +100,9 @@ PRESETS = {
                   plateau_horizon=12.0, ode_D=96, ode_samples=2000, ode_dt=0.25, D=48, variance_horizon=12.0,
                   split_horizon=12.0, train_H=3, train_horizon=12.0, eval_samples=2000, log_dt=1.0),
     "quick": dict(seeds=10, act_samples=30000, Ds=(100, 400, 1600), plateau_seeds=8, plateau_horizon=70.0,
-                  ode_D=400, ode_samples=8000, ode_dt=0.1, D=120, variance_horizon=150.0, split_horizon=150.0,
+                  ode_D=400, ode_seeds=4, ode_samples=6000, ode_dt=0.25, D=120, variance_horizon=150.0, split_horizon=150.0,
                   train_H=6, train_horizon=150.0, eval_samples=20000),
     "paper": dict(seeds=10, act_samples=100000, Ds=(250, 1000, 4000), plateau_seeds=10, plateau_horizon=150.0,
-                  ode_D=1000, ode_seeds=3, ode_samples=20000, ode_dt=0.05, D=500, variance_horizon=300.0,
+                  ode_D=1000, ode_seeds=4, ode_samples=20000, ode_dt=0.05, D=500, variance_horizon=300.0,
                   split_horizon=300.0, train_H=6, train_horizon=300.0, eval_samples=50000),
 }

@@ -3,7 +3,7 @@
 Experiments (brief sections 4-6; designs and sizes are ours [reconstruction]):
   activations  teacher-aligned risks vs nu (flipped spike F=1, H=2, Delta=0), and the one-hot setting
   plateau      SGD at several D (flipped spike, mu=0) -> exit times vs log D; ODE at ode_D
-  ode          the overlap ODE (finite lr, and gradient flow) from a seed's own initial overlaps
+  ode          the overlap ODE (finite lr; gradient flow at ode_D) from a replica's own initial overlaps, at each D
   variance     Gaussian theta, sigma=(1, 0.5): which feature is learned first
   split        flipped spike mu=0: 2/2 split of 4 heads, excursions through 3/1
   train        F=2 flipped spike, train_H heads, per activation: final risk and pruning curve
@@ -20,7 +20,7 @@ from .config import SpecializationConfig
 from .data import Prior
 from .models import HAS_BIAS, attention
 from .theory import (FieldSampler, aligned_errors, bayes_softmax_construction, fit_aligned, integrate_ode,
-                     posterior_mean, risk, student_fields)
+                     mirrored, posterior_mean, risk, student_fields)
 from .train import SGDSetup, init_weights, order_parameters, run_sgd
 
 # ---- priors of the experiments -------------------------------------------------------------------------
@@ -142,18 +142,23 @@ def run_plateau(cfg: SpecializationConfig, D: int, first: int, count: int) -> di
     return {"dynamics": pd.concat(frames, ignore_index=True)}
 
 
-def run_ode(cfg: SpecializationConfig, seed_index: int) -> dict:
-    """The overlap ODE from the initial overlaps of plateau replica `seed_index` at D = ode_D:
-    source "ode" (finite lr, with the lr^2 noise term) and "gradient_flow" (without it), both on the t axis."""
-    D = cfg.ode_D
+def run_ode(cfg: SpecializationConfig, D: int, seed_index: int, gradient_flow: bool = False) -> dict:
+    """The overlap ODE from the initial overlaps of plateau replica `seed_index` at dimension D: source "ode"
+    (finite lr, with the lr^2 noise term) and, if gradient_flow, also "gradient_flow" (without it), both on
+    the t axis.  Drifts by MC over ode_samples antithetic samples (:func:`theory.mirrored`; value_mode
+    "shared"), a fresh sample set per (D, replica) so that the MC error averages out over replicas."""
     setup = setup_for(cfg, FLIP1, D, cfg.H, cfg.nu, "softmax")
     seeds = replica_seeds(cfg, "plateau", cfg.plateau_seeds, D)
     W, b = init_weights(setup, [seeds[seed_index]])
     A0, Q0 = order_parameters(W, setup.T)
-    fs = FieldSampler(FLIP1, cfg.nu, cfg.L, cfg.noise, cfg.ode_samples, _seed(cfg, "ode-mc", seed_index), H=cfg.H,
-                      location_law=cfg.location_law, value_mode=cfg.value_mode).fields
+    anti = cfg.value_mode == "shared"
+    fs = FieldSampler(FLIP1, cfg.nu, cfg.L, cfg.noise, cfg.ode_samples // 2 if anti else cfg.ode_samples,
+                      _seed(cfg, "ode-mc", D, seed_index), H=cfg.H, location_law=cfg.location_law,
+                      value_mode=cfg.value_mode).fields
+    if anti:
+        fs = mirrored(fs, FLIP1.F)
     frames = []
-    for source, noise_term in (("ode", True), ("gradient_flow", False)):
+    for source, noise_term in (("ode", True), ("gradient_flow", False))[:2 if gradient_flow else 1]:
         out = integrate_ode(fs, A0[0], Q0[0], b[0].double(), "softmax", cfg.lr, cfg.plateau_horizon, cfg.ode_dt,
                             cfg.log_dt, sgd_noise=noise_term)
         frames.append(dynamics_rows(out["t"], out["risk"], out["A"], out["Q"], out["b"], cfg.H, 1,

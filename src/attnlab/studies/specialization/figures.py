@@ -1,4 +1,5 @@
-"""Figures F1-F6 of the brief, from the result tables only (matplotlib Agg)."""
+"""Figures F1-F6 of the brief, and F7 (the ODE-vs-SGD finite-size scaling), from the result tables only
+(matplotlib Agg)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,11 +13,7 @@ import numpy as np  # noqa: E402
 from ..base import Figure  # noqa: E402
 
 
-def _save(fig, outdir: Path, name: str) -> str:
-    fig.tight_layout()
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
-    return name
+from ...plotting import save_figure as _save  # noqa: E402
 
 
 def _bayes(tables, experiment):
@@ -38,8 +35,8 @@ def fig_risk_vs_t(tables, config, outdir) -> Figure | None:
     for D, g in sgd.groupby("D"):
         m = g.groupby("t")["risk"].mean()
         ax.plot(m.index, m.values, "o", ms=2.5, label=f"SGD D={int(D)} (mean of {g['seed'].nunique()} seeds)")
-    for src, style in (("ode", "-k"), ("gradient_flow", "--k")):
-        for seed, g in d[d["source"] == src].groupby("seed"):
+    for src, style in (("ode", "-k"), ("gradient_flow", "--k")):     # the ODE from seed 0's init at ode_D
+        for seed, g in d[(d["source"] == src) & (d["D"] == config.ode_D) & (d["seed"] == 0)].groupby("seed"):
             ax.plot(g["t"], g["risk"], style, lw=1.2, label=f"{src.replace('_', ' ')} (init of seed {seed}, D={int(g['D'].iloc[0])})")
     eb = _bayes(tables, "plateau")
     if eb is not None:
@@ -59,10 +56,10 @@ def fig_overlaps(tables, config, outdir) -> Figure | None:
     if dyn is None:
         return None
     d = dyn[(dyn["experiment"] == "plateau") & (dyn["name"] == "M") & (dyn["feature"] == 0)]
-    ode = d[d["source"] == "ode"]
+    ode = d[(d["source"] == "ode") & (d["D"] == config.ode_D)]
     if ode.empty:
         return None
-    seed, D = int(ode["seed"].iloc[0]), int(ode["D"].iloc[0])
+    seed, D = int(ode["seed"].min()), int(config.ode_D)
     sgd = d[(d["source"] == "sgd") & (d["D"] == D) & (d["seed"] == seed)]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -183,10 +180,37 @@ def fig_pruning(tables, config, outdir) -> Figure | None:
                   "with the Bayes risk; dotted: H - F heads removed. Points at 0 pruned are the final trained risks.")
 
 
+def fig_ode_scaling(tables, config, outdir) -> Figure | None:
+    from .claims import ode_deviations
+
+    st = ode_deviations(tables.get("dynamics"))
+    if isinstance(st, str):
+        return None
+    Ds = np.array(st["Ds"], float)
+    fig, ax = plt.subplots(figsize=(5.4, 4.0))
+    for D in st["Ds"]:
+        ax.plot(np.full(len(st["e"][D]), D), st["e"][D], "o", color="C0", ms=3, alpha=0.5)
+    m = np.array([st["e"][D].mean() for D in st["Ds"]])
+    se = np.array([st["e"][D].std(ddof=1) / np.sqrt(len(st["e"][D])) for D in st["Ds"]])
+    ax.errorbar(Ds, m, yerr=se, fmt="s-", color="C0", capsize=3, label="SGD - ODE, mean over replicas (+-1 SE)")
+    ax.plot(Ds, m[0] * np.sqrt(Ds[0] / Ds), "k--", label="D^{-1/2} (through the smallest D)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("D")
+    ax.set_ylabel("RMS |order parameters(SGD) - ODE| on the plateau")
+    ax.set_title(f"ODE vs SGD on the plateau (0 < t <= {st['t_w']:g})")
+    ax.legend(fontsize=7)
+    return Figure(_save(fig, outdir, "ode_vs_sgd_scaling.png"),
+                  "F7: per replica (dots) and mean +- SE (squares), the RMS over the plateau window of the norm of "
+                  "SGD - ODE (same initial overlaps) over the order parameters (head means of N, |v|^2, |k|^2; "
+                  "head-sorted M); dashed: the D^{-1/2} finite-size law. Claim ode_matches_sgd.")
+
+
 def make_figures(tables, config, outdir: Path) -> list[Figure]:
     outdir.mkdir(parents=True, exist_ok=True)
     out = []
-    for fn in (fig_risk_vs_t, fig_overlaps, fig_variance, fig_split, fig_activations, fig_pruning):
+    for fn in (fig_risk_vs_t, fig_overlaps, fig_variance, fig_split, fig_activations, fig_pruning,
+               fig_ode_scaling):
         f = fn(tables, config, outdir)
         if f is not None:
             out.append(f)

@@ -74,6 +74,19 @@ class FieldSampler:
         self.fields = Fields(theta, eps, u, gg, y)
 
 
+def mirrored(fs: Fields, F: int) -> Fields:
+    """Antithetic sample set: fs followed by its mirror image theta -> -theta, u[..., :F] -> -u[..., :F]
+    (same eps, g, y).  [reconstruction] For a prior symmetric under theta -> -theta and value_mode "shared"
+    the mirror is a sample of the same law, and the MC drift of M vanishes exactly on the M = 0 manifold, so
+    the finite-sample MC error does not itself break the k -> -k symmetry (it would act as a constant
+    O(1/sqrt(N)) force on the unstable plateau and set the ODE's exit time)."""
+    u = fs.u.clone()
+    u[..., :F] = -u[..., :F]
+    cat = lambda a, b: None if a is None else torch.cat([a, b], 0)
+    return Fields(torch.cat([fs.theta, -fs.theta], 0), torch.cat([fs.eps, fs.eps], 0), torch.cat([fs.u, u], 0),
+                  cat(fs.g, fs.g), torch.cat([fs.y, fs.y], 0))
+
+
 def _psd_sqrt(M: torch.Tensor) -> torch.Tensor:
     """Symmetric square root of a (numerically) PSD matrix (negative eigenvalues clipped to 0)."""
     w, V = torch.linalg.eigh(0.5 * (M + M.T))
