@@ -106,7 +106,8 @@ def test_nmse_is_one_minus_r2():
 
 
 @pytest.mark.parametrize("field,value", [("h", 0), ("Ts", (16, -1)), ("width_mode", "x"), ("variants", ("nope",)),
-                                         ("normalization", "nope"), ("lr", -1.0), ("schedule", "x"), ("N", 0)])
+                                         ("normalization", "nope"), ("lr", -1.0), ("schedule", "x"), ("N", 0),
+                                         ("restarts", 0), ("screen_epochs", -1)])
 def test_config_errors_name_the_field(field, value):
     with pytest.raises(ConfigError) as e:
         build_config(HeadCountConfig, PRESETS, "smoke", {field: value})
@@ -159,3 +160,22 @@ def test_training_divergence_raises():
     x_tr[0, 0, 0] = float("nan")
     with pytest.raises(DivergenceError):
         train.train(m, x_tr, y_tr, x_va, y_va, s, seed=3)
+
+
+def test_restarts_keep_the_best_screened_model(one_thread):
+    """restarts = 2 with the screen as long as the run: the result is the better of the two single runs
+    (seeds s and s + 1), and the kept weights are loaded into the first model."""
+    import dataclasses
+    x_tr, y_tr, x_va, y_va, s = _tiny(lr=1e-2)
+    singles = []
+    for k in range(2):
+        torch.manual_seed(5)
+        ms = [models.HeadCountModel(2, 2, 4, 8) for _ in range(2)]
+        singles.append(train.train(ms[k], x_tr, y_tr, x_va, y_va, s, seed=3 + k).nmse_val)
+    torch.manual_seed(5)
+    ms = [models.HeadCountModel(2, 2, 4, 8) for _ in range(2)]
+    both = dataclasses.replace(s, restarts=2, screen_epochs=s.epochs)
+    r = train.train(ms[0], x_tr, y_tr, x_va, y_va, both, seed=3, candidates=ms[1:])
+    assert singles[0] != singles[1] and r.nmse_val == min(singles) and r.epochs == s.epochs
+    pred = train.predict(ms[0], x_va) * y_tr.std() + y_tr.mean()
+    assert abs(train._nmse_t(pred, y_va) - r.nmse_val) < 1e-6

@@ -48,6 +48,8 @@ class HeadCountConfig(StudyConfig):
     schedule: str = "onecycle"
     weight_decay: float = 0.0
     patience: int = 0               # early stopping: stop after this many epochs without a better val NMSE (0: off)
+    restarts: int = 1               # initialisations per run, each screened for screen_epochs; the best trains on
+    screen_epochs: int = 8          # epochs of the restart screen (used only when restarts > 1)
     # ---- Fig. 1b: NMSE vs the MLP width N (at T = min(Ts))
     Ns: tuple[int, ...] = ()
     N_hs: tuple[int, ...] = (3, 4)
@@ -72,12 +74,12 @@ class HeadCountConfig(StudyConfig):
     def validate(self) -> None:
         super().validate()
         self.check_positive("D", "d", "n_train", "n_val", "hs", "Ts", "h", "T", "n", "E", "N", "layers",
-                            "beta", "epochs", "batch", "lr", "N_hs", "variant_T", "variant_seeds",
+                            "beta", "epochs", "batch", "lr", "restarts", "N_hs", "variant_T", "variant_seeds",
                             "construction_samples", "betas", "variance_samples")
         self.check_positive("Ns")
-        self.check_nonnegative("weight_decay", "patience", "a_seed")
+        self.check_nonnegative("weight_decay", "patience", "a_seed", "screen_epochs")
         for name in ("D", "d", "n_train", "n_val", "n", "E", "N", "layers", "epochs", "batch", "h", "T",
-                     "variant_T", "variant_seeds", "patience", "construction_samples", "variance_samples"):
+                     "variant_T", "variant_seeds", "patience", "restarts", "screen_epochs", "construction_samples", "variance_samples"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
                 raise ConfigError(name, f"must be an integer, got {v!r}")
@@ -116,9 +118,11 @@ PRESETS: dict[str, dict] = {
     # seconds: the h = D-1 vs D contrast at one short T, small data, one seed (tests use it)
     "smoke": {"hs": [3, 4], "Ts": [16], "seeds": 1, "n_train": 1500, "n_val": 500, "epochs": 12,
               "batch": 64, "construction_samples": 2000, "variance_samples": 20000},
-    # minutes on 2 cores: h = 1..5 at T in {16, 64}, 3 seeds (min over seeds), the three variants at T = 16, Fig. 1b N sweep
-    "quick": {"hs": [1, 2, 3, 4, 5], "Ts": [16, 64], "seeds": 3, "n_train": 4000, "n_val": 1000,
-              "epochs": 30, "Ns": [16, 64], "N_hs": [3, 4],
+    # minutes on 2 cores: h = 1..5 at T in {16, 64}, 2 seeds (min over seeds) of 3 restarts each (screened for
+    # 8 epochs, the best trains on: escapes the duplicate-head plateau at h = D, T = 64), the three variants at
+    # T = 16, Fig. 1b N sweep
+    "quick": {"hs": [1, 2, 3, 4, 5], "Ts": [16, 64], "seeds": 2, "restarts": 3, "screen_epochs": 8,
+              "n_train": 4000, "n_val": 1000, "epochs": 30, "Ns": [16, 64], "N_hs": [3, 4],
               "variants": list(VARIANTS), "variant_T": 16, "variant_seeds": 1},
     # paper-like scale (GPU / cluster): T up to 128, 8k/2k sequences, 4 seeds, longer training
     "paper": {"hs": [1, 2, 3, 4, 5], "Ts": [8, 16, 32, 64, 128], "seeds": 4, "n_train": 8000, "n_val": 2000,

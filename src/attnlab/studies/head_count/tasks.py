@@ -59,17 +59,20 @@ def run_training(config: HeadCountConfig, p: dict) -> dict[str, pd.DataFrame]:
     mseed = seed_of(config.seed, "model", p["experiment"], p["D"], p["h"], p["T"], p["N"], p["layers"], p["seed"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(mseed)
-        model = HeadCountModel(config.d, p["h"], p["n"], p["N"], p["layers"], config.beta, config.normalization,
-                               config.cls_skip)
+        models = [HeadCountModel(config.d, p["h"], p["n"], p["N"], p["layers"], config.beta, config.normalization,
+                                 config.cls_skip) for _ in range(config.restarts)]   # models[0]: as without restarts
     device = torch.device(config.device)
-    model.to(device)
+    model = models[0]
+    for m in models:
+        m.to(device)
     settings = TrainSettings(config.epochs, config.batch, config.lr, config.schedule, config.weight_decay,
-                             config.patience)
+                             config.patience, config.restarts, config.screen_epochs)
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(1)   # the model is tiny: one thread is fastest, and pool workers use one anyway
     try:
-        r = train(model, x_tr.to(device), y_tr.to(device), x_va.to(device), y_va.to(device), settings, seed=mseed)
+        r = train(model, x_tr.to(device), y_tr.to(device), x_va.to(device), y_va.to(device), settings, seed=mseed,
+                  candidates=models[1:])
     finally:
         torch.set_num_threads(threads)
     cols = {k: p[k] for k in ("experiment", "D", "h", "T", "n", "N", "layers", "width_mode", "seed")}
