@@ -1,5 +1,5 @@
 # attnlab: two commands do everything on a fresh machine.
-#   make demo   -> attnlab reproduce --preset quick (every study, then the report)
+#   make demo   -> attnlab reproduce --preset quick --matrix (every study, the normalization matrix, the report)
 #   make test   -> the test suite (fast tier + study smoke runs + browser test)
 PYTHON ?= python3
 VENV   := .venv
@@ -37,7 +37,7 @@ test-all: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(VENV)/bin/attnlab reproduce --preset quick --out $(DEMO_OUT)
+	$(VENV)/bin/attnlab reproduce --preset quick --matrix --out $(DEMO_OUT)
 
 bench: setup
 	$(VENV)/bin/attnlab bench

@@ -94,3 +94,17 @@ def test_bench_json(attnlab):
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout.strip().splitlines()[-1])
     assert d["name"] == "normalizations" and d["speedup"] > 0 and d["threads"] >= 1
+
+
+def test_reproduce_with_matrix_on_fixture_studies(sleepy, tmp_path, monkeypatch, capsys):
+    """reproduce --studies sleepy --matrix: the study, the matrix, summary, claims and the report."""
+    from attnlab.cli import main
+
+    monkeypatch.setattr("attnlab.studies.STUDY_MODULES", {})
+    assert main(["reproduce", "--preset", "smoke", "--studies", "sleepy", "--matrix", "--out", str(tmp_path / "r"),
+                 "--executor", "serial", "--no-progress"]) == 0
+    rep = json.loads((tmp_path / "r" / "reproduce.json").read_text())
+    assert [s["study"] for s in rep["studies"]] == ["sleepy", "matrix"]
+    assert (tmp_path / "r" / "report.html").exists() and (tmp_path / "r" / "matrix" / "tables").exists()
+    assert main(["reproduce", "--matrix", "--matrix-preset", "huge", "--out", str(tmp_path / "z")]) == 2
+    assert "--matrix-preset" in capsys.readouterr().err and not (tmp_path / "z").exists()

@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/reproduce")
     p.add_argument("--studies", help="comma-separated subset of studies")
     p.add_argument("--matrix", action="store_true", help="also run the normalization matrix")
+    p.add_argument("--matrix-preset", default="smoke", help="preset of the matrix run (smoke | quick)")
     p.add_argument("--executor", default="local", choices=["local", "dask", "serial"])
     p.add_argument("--workers", type=int)
     p.add_argument("--address")
@@ -131,7 +132,8 @@ def cmd_reproduce(args) -> int:
             get_study(s)
     return reproduce(preset=args.preset, out=args.out, executor=args.executor, workers=args.workers,
                      address=args.address, device=args.device, strict=args.strict,
-                     progress=not args.no_progress, studies=studies, matrix=args.matrix)
+                     progress=not args.no_progress, studies=studies, matrix=args.matrix,
+                     matrix_preset=args.matrix_preset)
 
 
 def cmd_report(args) -> int:

@@ -260,8 +260,9 @@ def run_sweep(name: str, grid: Mapping[str, list[Any]], preset: str | None = Non
 def reproduce(preset: str = "quick", out: str | Path = "runs/reproduce", executor: str = "local",
               workers: int | None = None, address: str | None = None, device: str | None = None,
               strict: bool = False, progress: bool = True, studies: list[str] | None = None,
-              matrix: bool = False) -> int:
-    """Every registered study at ``preset`` into OUT/<study>/, a summary of all claims, then the report."""
+              matrix: bool = False, matrix_preset: str = "smoke") -> int:
+    """Every registered study at ``preset`` into OUT/<study>/, a summary of all claims, then the report.
+    With ``matrix``, also the normalization matrix at ``matrix_preset`` into OUT/matrix/."""
     out = Path(out)
     names = studies or list(registry())
     planned = []
@@ -271,7 +272,10 @@ def reproduce(preset: str = "quick", out: str | Path = "runs/reproduce", executo
         store.check(_meta(study, preset_, config, executor, workers))
         planned.append(study.name)
     if matrix:
-        study, preset_, config = resolve("matrix", preset if preset in ("smoke", "quick") else "quick", None, device)
+        if matrix_preset not in get_study("matrix").presets:
+            raise UserError(f"--matrix-preset {matrix_preset!r}: unknown preset "
+                            f"(known: {', '.join(get_study('matrix').presets)})")
+        study, preset_, config = resolve("matrix", matrix_preset, None, device)
         RunStore(out / "matrix").check(_meta(study, preset_, config, executor, workers))
     if out.exists() and (out / "reproduce.json").exists():
         from .store import read_json
@@ -301,7 +305,8 @@ def reproduce(preset: str = "quick", out: str | Path = "runs/reproduce", executo
                         "wall_time_s": round(time.perf_counter() - t0, 2)})
     if matrix:
         t0 = time.perf_counter()
-        res = run_study("matrix", preset=preset if preset in ("smoke", "quick") else "quick", out=out / "matrix",
+        print(f"== matrix ({matrix_preset})", file=sys.stderr)
+        res = run_study("matrix", preset=matrix_preset, out=out / "matrix",
                         executor=executor, workers=workers, address=address, device=device, progress=progress)
         records.append({"study": "matrix", "dir": "matrix", "status": "done" if not res.failed_tasks else "failed",
                         "exit_code": res.exit_code, "wall_time_s": round(time.perf_counter() - t0, 2)})

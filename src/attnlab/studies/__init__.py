@@ -40,7 +40,7 @@ def registry() -> dict[str, Study]:
     a present module that fails to import raises (a broken study is never silently hidden)."""
     global _cache
     extra = [m.strip() for m in os.environ.get("ATTNLAB_STUDIES", "").split(",") if m.strip()]
-    key = tuple(extra)
+    key = (tuple(extra), tuple(STUDY_MODULES.items()))
     if _cache is not None and _cache.get("__key__") == key:  # type: ignore[comparison-overlap]
         return {k: v for k, v in _cache.items() if k != "__key__"}
     found: dict = {}
