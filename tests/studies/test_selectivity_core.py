@@ -40,6 +40,48 @@ def test_distance_kernel_matches_per_row_loop(causal, N):
             assert ref["d_sum"] <= ref["d_bound"] + 1e-12                   # Theorem 1 (derived form)
 
 
+@pytest.mark.parametrize("chunk_elems", [1, 200, 1 << 19])
+def test_distance_kernel_irregular_masks_and_chunks(chunk_elems):
+    """Dropped sink (key 0 never valid), per-head masks, exact-zero weights, rows with n <= N, and row chunks of
+    1, a few and all rows: the chunked kernel still equals the per-row reference on every qualifying row."""
+    alpha, X, valid, pos = _case(seed=5, B=2, R=10, K=24)
+    N = 3
+    valid = valid.expand(2, -1, -1).clone()
+    valid[:, :, 0] = False                                      # sink dropped
+    valid[1, :, 5:9] = False                                    # a head-specific hole
+    valid[:, 0, 3:] = False                                     # a row with n <= N
+    logits = torch.randn(alpha.shape, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    alpha = M.masked_softmax(logits, valid)
+    alpha = alpha * (alpha > 0.05)                              # sparse weights: exact zeros on valid keys
+    P = M.prefix_max_distance(X, valid, True)
+    fast = M.distance_metrics(alpha, X, valid, N, P=P, positions=pos, chunk_elems=chunk_elems)
+    exact = M.distance_metrics(alpha, X, valid, N, chunk_elems=chunk_elems)
+    for b in range(2):
+        for r in range(alpha.shape[1]):
+            keep = valid[b, r].numpy()
+            assert bool(fast["row_ok"][b, r]) == (keep.sum() > N)
+            if keep.sum() <= N:
+                continue
+            ref = naive.row_distances(alpha[b, r].numpy()[keep], X[b].numpy()[keep], N)
+            for k in ("d_sum", "d_norm", "d_main"):
+                assert float(fast[k][b, r]) == pytest.approx(ref[k], rel=1e-10, abs=1e-12)
+            assert float(exact["d_bound"][b, r]) == pytest.approx(ref["d_bound"], rel=1e-10)
+            assert float(fast["d1"][b, r]) >= ref["d1"] - 1e-12
+
+
+def test_prefix_max_shared_by_grouped_query_heads():
+    """Heads with identical values (GQA groups) share one prefix-max table; d1 is unchanged by the sharing."""
+    alpha, X, valid, pos = _case(seed=7, B=3)
+    Xg = X[[0, 0, 1]]                                           # heads 0 and 1 share values
+    P = M.prefix_max_distance(Xg, valid, True)
+    assert P.head.tolist() == [0, 0, 1] and P.sq.shape[0] == 2
+    d1 = M.distance_metrics(alpha, Xg, valid, 4, P=P, positions=pos)["d1"]
+    for b in range(3):
+        Pb = M.prefix_max_distance(Xg[b:b + 1], valid, True)
+        ref = M.distance_metrics(alpha[b:b + 1], Xg[b:b + 1], valid, 4, P=Pb, positions=pos)["d1"]
+        assert torch.equal(d1[b:b + 1], ref)
+
+
 def test_separability_kernel_matches_literal_loop():
     alpha, X, valid, _ = _case(seed=1)
     for N in (1, 3, 6):

@@ -5,6 +5,11 @@ subsample of rows and extrapolated per row.  One torch thread.
 
 Default: SmolLM2-135M (GGUF, offline) at L = 1024, its first layer (9 heads; loading the model is not timed).
 quick=True: the tiny random GPT-2-shaped model at L = 128 (for the tests).
+
+The timed vectorized path includes building the d1 prefix-max table (metrics.prefix_max_distance) on every call.
+Measured (one thread, shared 2-core machine): 31-36x (35.7x: 24,690 vs 691 rows/s; the previous kernels gave
+9.1x in the same window).  Target 100x not met: the fast path is bound by its GEMMs (x_i . s_r and x_i . o_r for every (row,
+key), ~2.3 GFLOP per layer) -- see docs/studies/selectivity.md, Benchmark.
 """
 from __future__ import annotations
 

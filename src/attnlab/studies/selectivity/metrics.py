@@ -20,6 +20,8 @@ Definitions (brief ../shared/research/selectivity.md):
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 
@@ -67,23 +69,62 @@ def d_sum_given(alpha, X, valid, sel) -> torch.Tensor:
     return (dist * (valid & ~sel)).sum(-1)
 
 
-def prefix_max_distance(X: torch.Tensor, valid: torch.Tensor, causal: bool) -> torch.Tensor:
-    """(B, K_j, K_t) max_{i valid, i <= t} ||x_i - x_j|| (causal) or (B, K_j, 1) max over all valid i.
-    Computed once per (layer, L) and reused by every N."""
-    xsq = (X * X).sum(-1)                                        # (B, K)
-    D = (xsq[:, :, None] + xsq[:, None, :] - 2.0 * X @ X.transpose(-1, -2)).clamp_min(0.0).sqrt()  # (B, K, K)
+class PrefixMax(NamedTuple):
+    """Output of prefix_max_distance: ``sq`` (U, K_j, K_t) (or (U, K_j, 1) non-causal) squared prefix-max
+    distances for the U distinct heads, ``head`` (B,) long: which of them head b uses (GQA heads share values)."""
+    sq: torch.Tensor
+    head: torch.Tensor
+
+
+def prefix_max_distance(X: torch.Tensor, valid: torch.Tensor, causal: bool, block: int = 128) -> PrefixMax:
+    """max_{i valid, i <= t} ||x_i - x_j||^2 for every key j and row position t (causal), or the max over all
+    valid i (non-causal): *squared* (d1_upper takes the root of the few entries it reads).  Computed once per
+    (layer, L) and reused by every N.  Heads with identical token vectors and key mask (grouped-query heads
+    share values) are computed once.  |x_i|^2 + |x_j|^2 - 2 x_i.x_j comes from one GEMM per block of rows t;
+    the prefix max over t is a running elementwise max of (U, K) rows."""
+    B, K, _ = X.shape
     key_ok = valid.any(dim=-2)                                   # (B|1, K) keys valid in some row
-    D = D * key_ok[:, None, :]                                   # never-valid keys (dropped sinks) are no i
-    return torch.cummax(D, dim=-1).values if causal else D.amax(-1, keepdim=True)
+    kb = lambda b: key_ok[min(b, key_ok.shape[0] - 1)]           # noqa: E731
+    reps: list[int] = []
+    head = []
+    for b in range(B):                                           # distinct (X, key mask) heads
+        u = next((u for u, c in enumerate(reps) if torch.equal(X[b], X[c]) and torch.equal(kb(b), kb(c))), None)
+        if u is None:
+            u = len(reps)
+            reps.append(b)
+        head.append(u)
+    Xu = X[reps]                                                 # (U, K, dx)
+    drop = torch.stack([~kb(c) for c in reps])[:, :, None]       # (U, K, 1) never-valid keys (dropped sinks) are no i
+    drop = drop if bool(drop.any()) else None
+    xsq = (Xu * Xu).sum(-1)                                      # (U, K)
+    one = torch.ones_like(xsq)[..., None]
+    Xa = torch.cat([Xu, xsq[..., None], one], -1)                # (U, K, dx + 2) [x, |x|^2, 1]
+    XbT = torch.cat([-2.0 * Xu, one, xsq[..., None]], -1).transpose(-1, -2).contiguous()  # (U, dx + 2, K)
+
+    def d2(t0, t1):                                              # (U, t1 - t0, K): rows i = t0..t1-1, cols j
+        D2 = torch.bmm(Xa[:, t0:t1], XbT)                        # |x_i|^2 + |x_j|^2 - 2 x_i.x_j in one GEMM
+        return D2 if drop is None else D2.masked_fill_(drop[:, t0:t1], 0.0)
+
+    head = torch.tensor(head, dtype=torch.long, device=X.device)
+    if not causal:
+        sq = torch.stack([d2(t0, min(K, t0 + block)).amax(1) for t0 in range(0, K, block)], -1).amax(-1, keepdim=True)
+        return PrefixMax(sq, head)
+    PT = torch.empty((len(reps), K, K), dtype=X.dtype, device=X.device)  # (U, K_t, K_j)
+    prev = torch.zeros((len(reps), K), dtype=X.dtype, device=X.device)
+    for t0 in range(0, K, block):                               # row blocks stay in cache
+        blk = d2(t0, min(K, t0 + block))
+        for k in range(blk.shape[1]):
+            prev = torch.maximum(prev, blk[:, k], out=PT[:, t0 + k])
+    return PrefixMax(PT.transpose(1, 2), head)
 
 
-def d1_upper(P: torch.Tensor, idx: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+def d1_upper(P: PrefixMax, idx: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
     """(B, R) an upper estimate of d1 = max_{i notin I_N, j in I_N} ||x_i - x_j||: the max over j in I_N and
     *all* valid i <= t (a superset of the out-of-set, so Theorem 1 stays valid).  P from prefix_max_distance;
     idx (B, R, N) the selected keys; positions (R,): each row's absolute position (causal)."""
-    b = torch.arange(P.shape[0], device=P.device)[:, None, None]
-    t = torch.zeros_like(idx) if P.shape[-1] == 1 else positions.to(idx.device)[None, :, None].expand_as(idx)
-    return P[b, idx, t].amax(-1)                                 # (B, R, N) -> (B, R)
+    b = P.head.to(idx.device)[:, None, None]
+    t = torch.zeros_like(idx) if P.sq.shape[-1] == 1 else positions.to(idx.device)[None, :, None].expand_as(idx)
+    return P.sq[b, idx, t].amax(-1).clamp_min(0.0).sqrt()       # (B, R, N) -> (B, R)
 
 
 def d1_exact(X: torch.Tensor, valid: torch.Tensor, sel: torch.Tensor, N: int) -> torch.Tensor:
@@ -97,32 +138,80 @@ def d1_exact(X: torch.Tensor, valid: torch.Tensor, sel: torch.Tensor, N: int) ->
     return (Dj * out[:, :, None, :]).flatten(-2).amax(-1)
 
 
-def distance_metrics(alpha, X, valid, N: int, P=None, positions=None, bound=True) -> dict:
+def distance_metrics(alpha, X, valid, N: int, P=None, positions=None, bound=True, chunk_elems: int = 1 << 19) -> dict:
     """Top-N distances of every row: d_sum, d_norm, d_main (and d_bound when bound) (B, R); row_ok (B|1, R).
-    d1 in the bound: exact when P is None, else the upper estimate from P = prefix_max_distance(...)."""
-    n = valid.sum(-1)                                            # (B|1, R)
-    idx, sel = top_n(alpha, valid, N)                            # (B, R, N), (B, R, K)
-    out = valid & ~sel
+    d1 in the bound: exact when P is None, else the upper estimate from P = prefix_max_distance(...).
+
+    Rows are processed in chunks (about ``chunk_elems`` weights each, so temporaries stay in cache), and each
+    chunk only up to the last key any of its rows may attend (causal rows skip the future).  Per chunk, one
+    GEMM (B, 2 R_c, dx) x (B, dx, K_c) gives x_i . s_r and x_i . o_r for all rows and keys, and
+    ||a x_i - c||^2 = a (a |x_i|^2 - 2 x_i . c) + |c|^2 (clamped at 0) is evaluated in place.  The out-of-set
+    sum is the sum over valid keys minus the N selected ones (gathered)."""
+    B, R, K = alpha.shape
+    dt, dev = alpha.dtype, alpha.device
     xsq = (X * X).sum(-1)                                        # (B, K)
-    a_sel = alpha.gather(-1, idx)                                # (B, R, N) selected weights
-    s = (a_sel[..., None] * _gather_rows(X, idx)).sum(-2)        # (B, R, dx)
-    o = (alpha * valid) @ X                                      # (B, R, dx) attention output
-    d_sum = (_dist_to(alpha, X, xsq, s) * out).sum(-1)
-    d_norm = (o - 2.0 * s).norm(dim=-1)                          # sum_out alpha x - s = (o - s) - s
-    m = (n - N).clamp_min(0).to(alpha.dtype)
-    frac = (N / n.clamp_min(1).to(alpha.dtype))[..., None]       # (B|1, R, 1)
-    d_main = (m / n.clamp_min(1)) * (_dist_to(alpha, X, xsq, frac * o) * valid).sum(-1)
-    res = dict(d_sum=d_sum, d_norm=d_norm, d_main=d_main, row_ok=n > N, n=n, max_alpha=alpha.amax(-1))
+    last = K - 1 - valid.any(0).flip(-1).to(torch.uint8).argmax(-1)  # (R,) last key any head of row r may attend
+    Bv = valid.shape[0]
+    n = torch.empty((Bv, R), dtype=torch.long, device=dev)
+    res = {k: torch.zeros((B, R), dtype=dt, device=dev) for k in ("d_sum", "d_norm", "d_main")}
     if bound:
-        aw = alpha * valid
-        abar = a_sel.sum(-1)
-        a_out = aw.sum(-1) - abar
-        sq_out = (aw * aw).sum(-1) - (a_sel * a_sel).sum(-1)
-        b = torch.arange(X.shape[0], device=X.device)[:, None, None]
-        maxnorm = xsq.sqrt()[b, idx].amax(-1)                    # max_{j in I_N} ||x_j||
-        d1 = d1_exact(X, valid, sel, N) if P is None else d1_upper(P, idx, positions)
-        res["d_bound"] = a_out * d1 + maxnorm * (m * (sq_out + 2.0 * abar * a_out + m * abar * abar)).clamp_min(0).sqrt()
-        res["d1"] = d1
+        res["d_bound"] = torch.zeros((B, R), dtype=dt, device=dev)
+        res["d1"] = torch.zeros((B, R), dtype=dt, device=dev)
+    b_ix = torch.arange(B, device=dev)[:, None, None]
+    Rc = max(1, min(R, chunk_elems // max(1, B * K)))
+    vall = valid.all(0)                                          # (R, K) valid for every head
+    first_bad = torch.where(vall.all(-1), K, (~vall).to(torch.uint8).argmax(-1))  # (R,) first key not always valid
+    for r0 in range(0, R, Rc):
+        r1 = min(R, r0 + Rc)
+        k1 = max(int(last[r0:r1].max()) + 1, min(N, K))          # keys [0, k1) cover every valid key here
+        lo = min(int(first_bad[r0:r1].min()), k1)                # keys [0, lo) are valid for every row here
+        v = valid[:, r0:r1, :k1]                                 # (B|1, Rc, Kc)
+        nc = v.sum(-1)                                           # (B|1, Rc)
+        n[:, r0:r1] = nc
+        al = alpha[:, r0:r1, :k1]
+        a, am = al.clone(), al.clone()                           # (B, Rc, Kc) weights, 0 / -1 off the valid keys
+        if lo < k1:                                              # only keys >= lo can be invalid in this chunk
+            bad = ~v[..., lo:]
+            a[..., lo:].masked_fill_(bad, 0.0)
+            am[..., lo:].masked_fill_(bad, -1.0)
+        idx = torch.topk(am, N, dim=-1).indices                  # (B, Rc, N) top-N among valid keys
+        a_sel = a.gather(-1, idx)                                # (B, Rc, N)
+        sel_ok = v.expand(B, -1, -1).gather(-1, idx)             # (B, Rc, N) selected key is valid
+        Xk = X[:, :k1]                                           # (B, Kc, dx)
+        s = (a_sel[..., None] * X[b_ix, idx]).sum(-2)            # (B, Rc, dx)
+        o = torch.bmm(a, Xk)                                     # (B, Rc, dx) attention output
+        f = (N / nc.clamp_min(1).to(dt))[..., None]              # (B|1, Rc, 1)
+        c = (s, f * o)
+        W = torch.bmm(torch.cat(c, 1).mul_(-2.0), Xk.transpose(1, 2))  # (B, 2Rc, Kc) -2 x_i . c_r
+        xsq_k = xsq[:, None, :k1]
+        dist = []
+        for h, cc in enumerate(c):                               # ||a x_i - c||^2 = a (a |x_i|^2 - 2 x_i.c) + |c|^2
+            Wh = W[:, h * (r1 - r0):(h + 1) * (r1 - r0)]
+            Wh.addcmul_(a, xsq_k)
+            torch.addcmul((cc * cc).sum(-1, keepdim=True), Wh, a, out=Wh).clamp_min_(0.0).sqrt_()
+            if lo < k1:                                          # invalid keys (a = 0 there) contribute 0
+                Wh[..., lo:].masked_fill_(~v[..., lo:], 0.0)
+            dist.append(Wh)
+        ds, dm = dist
+        d_sum = ds.sum(-1) - (ds.gather(-1, idx) * sel_ok).sum(-1)
+        res["d_sum"][:, r0:r1] = torch.where(nc > N, d_sum, 0.0)   # n <= N: nothing is left out
+        m = (nc - N).clamp_min(0).to(dt)
+        res["d_main"][:, r0:r1] = (m / nc.clamp_min(1)) * dm.sum(-1)
+        res["d_norm"][:, r0:r1] = (o - 2.0 * s).norm(dim=-1)     # sum_out alpha x - s = (o - s) - s
+        if bound:
+            a_sel = a_sel * sel_ok
+            abar = a_sel.sum(-1)
+            a_out = a.sum(-1) - abar
+            sq_out = torch.linalg.vecdot(a, a) - (a_sel * a_sel).sum(-1)
+            maxnorm = xsq.sqrt()[b_ix, idx].amax(-1)             # max_{j in I_N} ||x_j||
+            if P is None:
+                sel = torch.zeros(a.shape, dtype=torch.bool, device=dev).scatter_(-1, idx, True) & v
+                d1 = d1_exact(Xk, v, sel, N)
+            else:
+                d1 = d1_upper(P, idx, None if positions is None else positions[r0:r1])
+            res["d_bound"][:, r0:r1] = a_out * d1 + maxnorm * (m * (sq_out + 2.0 * abar * a_out + m * abar * abar)).clamp_min(0).sqrt()
+            res["d1"][:, r0:r1] = d1
+    res.update(row_ok=n > N, n=n, max_alpha=alpha.amax(-1))
     return res
 
 
