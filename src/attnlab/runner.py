@@ -21,7 +21,7 @@ from . import __version__
 from .claims import evaluate, format_table, markdown_table
 from .config import build_config, config_hash
 from .errors import UserError
-from .store import RunStore, atomic_write_json, atomic_write_text, now_iso
+from .store import RunStore, atomic_write_json, atomic_write_text, now_iso, read_json
 from .studies import Task, get_study, registry
 from .sweep import execute, grid_points, point_key
 
@@ -277,10 +277,8 @@ def reproduce(preset: str = "quick", out: str | Path = "runs/reproduce", executo
                             f"(known: {', '.join(get_study('matrix').presets)})")
         study, preset_, config = resolve("matrix", matrix_preset, None, device)
         RunStore(out / "matrix").check(_meta(study, preset_, config, executor, workers))
-    if out.exists() and (out / "reproduce.json").exists():
-        from .store import read_json
-
-        read_json(out / "reproduce.json")
+    if (out / "reproduce.json").exists():
+        read_json(out / "reproduce.json")  # a corrupt earlier reproduce.json is refused before anything runs
     out.mkdir(parents=True, exist_ok=True)
     if not planned:
         print("reproduce: no studies are registered yet; nothing to run", file=sys.stderr)
