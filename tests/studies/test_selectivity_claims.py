@@ -107,6 +107,13 @@ def test_critical_n_claim_and_table():
     flat = t["critical_n"].copy()
     flat["critical_N"] = 5.0                                              # no growth with L
     assert C.check_critical_n({"critical_n": flat}, CFG).passed is False
+    sqrt_growth = t["critical_n"].copy()
+    sqrt_growth["critical_N"] = np.round(2 * np.sqrt(sqrt_growth["L"]))     # grows, but like sqrt(L), not like L
+    v = C.check_critical_n({"critical_n": sqrt_growth}, CFG)
+    assert v.passed is False and "slope 0.5" in v.detail
+    late = _crit(0.8)                                                     # proportional, far above GPT-2's 0.06 L
+    assert C.check_critical_n(late, CFG).passed is True
+    assert (late["critical_n"]["critical_frac"].dropna() >= 0.6).all()
 
 
 def _sep(after):

@@ -40,6 +40,38 @@ def test_distance_kernel_matches_per_row_loop(causal, N):
             assert ref["d_sum"] <= ref["d_bound"] + 1e-12                   # Theorem 1 (derived form)
 
 
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("chunk_elems", [7, 1 << 19])
+def test_distance_sweep_equals_one_N_at_a_time(causal, chunk_elems):
+    """The sweep over N (shared top-max(N) selection, o, x.o, prefix sums of s) gives every N's metrics as the
+    one-N kernel does, including N larger than some rows' key count, and each row agrees with the per-row loop."""
+    alpha, X, valid, pos = _case(seed=11, B=2, R=16, K=30, causal=causal)
+    Ns = (1, 3, 8, 17, 29)
+    P = M.prefix_max_distance(X, valid, causal)
+    sweep = M.distance_sweep(alpha, X, valid, Ns, P=P, positions=pos, chunk_elems=chunk_elems)
+    exact = M.distance_sweep(alpha, X, valid, Ns, chunk_elems=chunk_elems)
+    assert sorted(sweep) == list(Ns)
+    for N in Ns:
+        one = M.distance_metrics(alpha, X, valid, N, P=P, positions=pos, chunk_elems=chunk_elems)
+        assert torch.equal(sweep[N]["row_ok"], one["row_ok"]) and torch.equal(sweep[N]["n"], one["n"])
+        ok = one["row_ok"].expand_as(one["d_sum"])              # rows with n <= N carry no metric
+        for k in ("d_sum", "d_norm", "d_main", "d_bound", "d1"):
+            assert torch.allclose(sweep[N][k][ok], one[k][ok], rtol=1e-12, atol=1e-12), (N, k)
+        for b in range(2):
+            for r in range(alpha.shape[1]):
+                keep = valid[0, r].numpy()
+                if keep.sum() <= N:
+                    assert not bool(sweep[N]["row_ok"][0, r]) and float(sweep[N]["d_sum"][b, r]) == 0.0
+                    continue
+                ref = naive.row_distances(alpha[b, r].numpy()[keep], X[b].numpy()[keep], N)
+                for k in ("d_sum", "d_norm", "d_main"):
+                    assert float(sweep[N][k][b, r]) == pytest.approx(ref[k], rel=1e-10, abs=1e-12)
+                assert float(exact[N]["d1"][b, r]) == pytest.approx(ref["d1"], rel=1e-10)
+                assert float(exact[N]["d_bound"][b, r]) == pytest.approx(ref["d_bound"], rel=1e-10)
+    with pytest.raises(ValueError):
+        M.distance_sweep(alpha, X, valid, (0, 3))
+
+
 @pytest.mark.parametrize("chunk_elems", [1, 200, 1 << 19])
 def test_distance_kernel_irregular_masks_and_chunks(chunk_elems):
     """Dropped sink (key 0 never valid), per-head masks, exact-zero weights, rows with n <= N, and row chunks of
@@ -221,7 +253,8 @@ def test_benchmark_quick_runs_and_agrees():
     from attnlab.studies.selectivity import STUDY
 
     r = STUDY.benchmark(quick=True)
-    assert r.name == "selectivity" and r.ratios["speedup"] > 1
+    assert r.name == "selectivity" and r.ratios["speedup"] > 1 and r.ratios["speedup_single_N"] > 1
+    assert r.setting["Ns"] == [1, 5, 10, 20, 100] and r.targets == {"speedup": 100.0}
     assert "max rel |fast - loop| d_sum" in r.notes
     err = float(r.notes.split("d_sum = ")[1].split(";")[0])
     assert err < 1e-4

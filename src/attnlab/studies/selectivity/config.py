@@ -20,7 +20,8 @@ class SelectivityConfig(StudyConfig):
     Ls:          context lengths of the L sweep (Fig. 2a) and of the critical-N scan (Fig. 2c).
     N_fixed:     N of the L sweep (paper: 5).       L_fixed: L of the N sweep (paper: 1024); capped per model.
     Ns:          N grid of the N sweep (paper: 1, 5, 10, 20, 100).
-    critical_fracs: the N grid of the KS critical-N scan as fractions of L (N = max(1, round(f L))).
+    critical_fracs: the N grid of the KS critical-N scan as fractions of L (N = max(1, round(f L))); it runs up to
+                 0.95 L so that the scan finds the critical N wherever it lies (on SmolLM2/MiniLM it is near 0.8 L).
     ks_alphas:   KS significance levels (paper: 0.01 in the text, 0.05 in Algorithm 3).
     max_rows:    query rows per head (evenly spaced; all when L <= max_rows) of the L and N sweeps.
     mc_rows, mc_subsets: query rows per head (evenly spaced) and random N-subsets per row for the Monte-Carlo
@@ -45,7 +46,8 @@ class SelectivityConfig(StudyConfig):
     N_fixed: int = 5
     L_fixed: int = 1024
     Ns: tuple[int, ...] = (1, 5, 10, 20, 100)
-    critical_fracs: tuple[float, ...] = (0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.18, 0.25)
+    critical_fracs: tuple[float, ...] = (0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.18, 0.25, 0.35, 0.5, 0.65, 0.8, 0.9,
+                                         0.95)
     ks_alphas: tuple[float, ...] = (0.01, 0.05)
     max_rows: int = 256
     crit_rows: int = 16

@@ -84,15 +84,17 @@ def make_figures(tables, config, outdir) -> list[Figure]:
             ax.plot(g["L"], g["critical_N"], "o-", label=f"{m}, KS alpha = {a:g}")
         Ls = np.array(sorted(crit["L"].unique()), dtype=float)
         ax.plot(Ls, 0.06 * Ls, "k--", lw=1, label="0.06 L (paper, GPT-2)")
+        ax.plot(Ls, Ls, "k:", lw=1, label="N = L (nothing left out)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("L")
         ax.set_ylabel("critical N")
         ax.legend(fontsize=6)
         _save(fig, outdir, "fig2c_critical_N.png",
-              "Fig. 2c: smallest N at which per-head mean true and expected (main-term) distances are not told "
-              "apart by a two-sample KS test, against L; missing points: every N on the grid differed. Dashed: the "
-              "paper's 0.06 L for GPT-2.", out)
+              f"Fig. 2c: smallest N on the grid (fractions of L up to {max(config.critical_fracs):g}) at which "
+              f"per-head mean true and expected ({config.critical_expectation}) distances are not told apart by a "
+              "two-sample KS test, against L; missing points: every N on the grid differed. Dashed: the paper's "
+              "0.06 L for GPT-2; dotted: N = L.", out)
 
     # Fig. 3: separability boxes per model, with the sphere control
     sep = tables.get("separability")

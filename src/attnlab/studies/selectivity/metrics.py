@@ -122,9 +122,15 @@ def d1_upper(P: PrefixMax, idx: torch.Tensor, positions: torch.Tensor | None) ->
     """(B, R) an upper estimate of d1 = max_{i notin I_N, j in I_N} ||x_i - x_j||: the max over j in I_N and
     *all* valid i <= t (a superset of the out-of-set, so Theorem 1 stays valid).  P from prefix_max_distance;
     idx (B, R, N) the selected keys; positions (R,): each row's absolute position (causal)."""
+    return d1_upper_prefix(P, idx, positions)[..., -1]
+
+
+def d1_upper_prefix(P: PrefixMax, idx: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+    """(B, R, N): d1_upper of every prefix idx[..., :k], k = 1..N, of a selection sorted by falling weight
+    (the top-k sets of a sweep over k), by a running max over the selection."""
     b = P.head.to(idx.device)[:, None, None]
     t = torch.zeros_like(idx) if P.sq.shape[-1] == 1 else positions.to(idx.device)[None, :, None].expand_as(idx)
-    return P.sq[b, idx, t].amax(-1).clamp_min(0.0).sqrt()       # (B, R, N) -> (B, R)
+    return P.sq[b, idx, t].cummax(-1).values.clamp_min(0.0).sqrt()
 
 
 def d1_exact(X: torch.Tensor, valid: torch.Tensor, sel: torch.Tensor, N: int) -> torch.Tensor:
@@ -139,31 +145,45 @@ def d1_exact(X: torch.Tensor, valid: torch.Tensor, sel: torch.Tensor, N: int) ->
 
 
 def distance_metrics(alpha, X, valid, N: int, P=None, positions=None, bound=True, chunk_elems: int = 1 << 19) -> dict:
-    """Top-N distances of every row: d_sum, d_norm, d_main (and d_bound when bound) (B, R); row_ok (B|1, R).
-    d1 in the bound: exact when P is None, else the upper estimate from P = prefix_max_distance(...).
+    """Top-N distances of every row at one N: d_sum, d_norm, d_main (and d_bound, d1 when bound) (B, R);
+    row_ok, n (B|1, R); max_alpha (B, R).  See distance_sweep (this is its one-N case)."""
+    return distance_sweep(alpha, X, valid, (N,), P=P, positions=positions, bound=bound, chunk_elems=chunk_elems)[N]
 
-    Rows are processed in chunks (about ``chunk_elems`` weights each, so temporaries stay in cache), and each
-    chunk only up to the last key any of its rows may attend (causal rows skip the future).  Per chunk, one
-    GEMM (B, 2 R_c, dx) x (B, dx, K_c) gives x_i . s_r and x_i . o_r for all rows and keys, and
-    ||a x_i - c||^2 = a (a |x_i|^2 - 2 x_i . c) + |c|^2 (clamped at 0) is evaluated in place.  The out-of-set
-    sum is the sum over valid keys minus the N selected ones (gathered)."""
+
+def distance_sweep(alpha, X, valid, Ns, P=None, positions=None, bound=True, chunk_elems: int = 1 << 19) -> dict:
+    """Top-N distances of every row for every N of ``Ns``: {N: dict(d_sum, d_norm, d_main[, d_bound, d1],
+    row_ok, n, max_alpha)}, each value (B, R) (row_ok, n: (B|1, R)).  d1 in the bound: exact when P is None,
+    else the upper estimate from P = prefix_max_distance(...).
+
+    The work that does not depend on N is done once for the whole sweep (the paper's protocol redoes it per N):
+    rows are processed in chunks (about ``chunk_elems`` weights each, so temporaries stay in cache), each chunk
+    only up to the last key any of its rows may attend (causal rows skip the future).  Per chunk: one top-max(Ns)
+    selection (sorted, so the top-N set of every N is a prefix of it), the attention output o = A X and
+    x_i . o for all rows and keys (one GEMM each), a_i^2 |x_i|^2, and the aggregates s_N of every N from one
+    batched product of the selection's weights (masked to ranks < N) with the gathered selected vectors
+    (memory ~ chunk_elems * dx * max(Ns) / K).  Per N: one GEMM x_i . s_N and
+    ||a x_i - c||^2 = a (a |x_i|^2 - 2 x_i . c) + |c|^2 (clamped at 0) in place, for c = s_N (d_sum) and
+    c = (N/n) o (d_main).  The out-of-set sum is the sum over valid keys minus the N selected ones (gathered)."""
+    Ns = sorted({int(N) for N in Ns})
+    if not Ns or Ns[0] < 1:
+        raise ValueError(f"Ns must be positive integers, got {Ns}")
     B, R, K = alpha.shape
     dt, dev = alpha.dtype, alpha.device
+    Nmax = Ns[-1]
     xsq = (X * X).sum(-1)                                        # (B, K)
+    xnorm = xsq.sqrt()
     last = K - 1 - valid.any(0).flip(-1).to(torch.uint8).argmax(-1)  # (R,) last key any head of row r may attend
     Bv = valid.shape[0]
     n = torch.empty((Bv, R), dtype=torch.long, device=dev)
-    res = {k: torch.zeros((B, R), dtype=dt, device=dev) for k in ("d_sum", "d_norm", "d_main")}
-    if bound:
-        res["d_bound"] = torch.zeros((B, R), dtype=dt, device=dev)
-        res["d1"] = torch.zeros((B, R), dtype=dt, device=dev)
+    names = ("d_sum", "d_norm", "d_main") + (("d_bound", "d1") if bound else ())
+    res = {N: {k: torch.zeros((B, R), dtype=dt, device=dev) for k in names} for N in Ns}
     b_ix = torch.arange(B, device=dev)[:, None, None]
     Rc = max(1, min(R, chunk_elems // max(1, B * K)))
     vall = valid.all(0)                                          # (R, K) valid for every head
     first_bad = torch.where(vall.all(-1), K, (~vall).to(torch.uint8).argmax(-1))  # (R,) first key not always valid
     for r0 in range(0, R, Rc):
         r1 = min(R, r0 + Rc)
-        k1 = max(int(last[r0:r1].max()) + 1, min(N, K))          # keys [0, k1) cover every valid key here
+        k1 = max(int(last[r0:r1].max()) + 1, min(Nmax, K))       # keys [0, k1) cover every valid key here
         lo = min(int(first_bad[r0:r1].min()), k1)                # keys [0, lo) are valid for every row here
         v = valid[:, r0:r1, :k1]                                 # (B|1, Rc, Kc)
         nc = v.sum(-1)                                           # (B|1, Rc)
@@ -174,44 +194,65 @@ def distance_metrics(alpha, X, valid, N: int, P=None, positions=None, bound=True
             bad = ~v[..., lo:]
             a[..., lo:].masked_fill_(bad, 0.0)
             am[..., lo:].masked_fill_(bad, -1.0)
-        idx = torch.topk(am, N, dim=-1).indices                  # (B, Rc, N) top-N among valid keys
-        a_sel = a.gather(-1, idx)                                # (B, Rc, N)
-        sel_ok = v.expand(B, -1, -1).gather(-1, idx)             # (B, Rc, N) selected key is valid
+        del al
+        idx_all = torch.topk(am, min(Nmax, k1), dim=-1, sorted=True).indices  # (B, Rc, Nmax) by falling weight
+        del am
+        a_sel_all = a.gather(-1, idx_all)                        # (B, Rc, Nmax), 0 on invalid keys
+        sel_ok_all = v.expand(B, -1, -1).gather(-1, idx_all)     # (B, Rc, Nmax) selected key is valid
         Xk = X[:, :k1]                                           # (B, Kc, dx)
-        s = (a_sel[..., None] * X[b_ix, idx]).sum(-2)            # (B, Rc, dx)
+        XkT = Xk.transpose(1, 2)
         o = torch.bmm(a, Xk)                                     # (B, Rc, dx) attention output
-        f = (N / nc.clamp_min(1).to(dt))[..., None]              # (B|1, Rc, 1)
-        c = (s, f * o)
-        W = torch.bmm(torch.cat(c, 1).mul_(-2.0), Xk.transpose(1, 2))  # (B, 2Rc, Kc) -2 x_i . c_r
-        xsq_k = xsq[:, None, :k1]
-        dist = []
-        for h, cc in enumerate(c):                               # ||a x_i - c||^2 = a (a |x_i|^2 - 2 x_i.c) + |c|^2
-            Wh = W[:, h * (r1 - r0):(h + 1) * (r1 - r0)]
-            Wh.addcmul_(a, xsq_k)
-            torch.addcmul((cc * cc).sum(-1, keepdim=True), Wh, a, out=Wh).clamp_min_(0.0).sqrt_()
-            if lo < k1:                                          # invalid keys (a = 0 there) contribute 0
-                Wh[..., lo:].masked_fill_(~v[..., lo:], 0.0)
-            dist.append(Wh)
-        ds, dm = dist
-        d_sum = ds.sum(-1) - (ds.gather(-1, idx) * sel_ok).sum(-1)
-        res["d_sum"][:, r0:r1] = torch.where(nc > N, d_sum, 0.0)   # n <= N: nothing is left out
-        m = (nc - N).clamp_min(0).to(dt)
-        res["d_main"][:, r0:r1] = (m / nc.clamp_min(1)) * dm.sum(-1)
-        res["d_norm"][:, r0:r1] = (o - 2.0 * s).norm(dim=-1)     # sum_out alpha x - s = (o - s) - s
+        A2X = a * a * xsq[:, None, :k1]                          # (B, Rc, Kc) a_i^2 |x_i|^2
+        AXO = torch.bmm(o, XkT).mul_(a)                          # (B, Rc, Kc) a_i x_i . o
+        oo = (o * o).sum(-1, keepdim=True)                       # (B, Rc, 1)
+        m_all = {N: (nc - N).clamp_min(0).to(dt) for N in Ns}
         if bound:
-            a_sel = a_sel * sel_ok
-            abar = a_sel.sum(-1)
-            a_out = a.sum(-1) - abar
-            sq_out = torch.linalg.vecdot(a, a) - (a_sel * a_sel).sum(-1)
-            maxnorm = xsq.sqrt()[b_ix, idx].amax(-1)             # max_{j in I_N} ||x_j||
-            if P is None:
-                sel = torch.zeros(a.shape, dtype=torch.bool, device=dev).scatter_(-1, idx, True) & v
-                d1 = d1_exact(Xk, v, sel, N)
-            else:
-                d1 = d1_upper(P, idx, None if positions is None else positions[r0:r1])
-            res["d_bound"][:, r0:r1] = a_out * d1 + maxnorm * (m * (sq_out + 2.0 * abar * a_out + m * abar * abar)).clamp_min(0).sqrt()
-            res["d1"][:, r0:r1] = d1
-    res.update(row_ok=n > N, n=n, max_alpha=alpha.amax(-1))
+            a_cum = a_sel_all.cumsum(-1)                         # abar_N = a_cum[..., N - 1]
+            a2_cum = (a_sel_all * a_sel_all).cumsum(-1)
+            a_tot, a2_tot = a.sum(-1), torch.linalg.vecdot(a, a)
+            norm_cmax = xnorm[b_ix, idx_all].cummax(-1).values   # max_{j in I_N} ||x_j|| = norm_cmax[..., N - 1]
+            if P is not None:
+                d1_cmax = d1_upper_prefix(P, idx_all, None if positions is None else positions[r0:r1])
+        Nc = [N for N in Ns if N <= idx_all.shape[-1]]          # N > k1: no row of this chunk has more keys
+        Nm, Rn = idx_all.shape[-1], r1 - r0
+        rank_in = torch.arange(Nm, device=dev) < torch.tensor(Nc, device=dev)[:, None]   # (G, Nmax) rank < N
+        Xsel = X.reshape(B * K, -1).index_select(0, (idx_all + K * b_ix).reshape(-1))  # (B Rc Nmax, dx) selected x
+        S = torch.bmm((a_sel_all[:, :, None, :] * rank_in).view(B * Rn, len(Nc), Nm),
+                      Xsel.view(B * Rn, Nm, -1)).view(B, Rn, len(Nc), -1)                # (B, Rc, G, dx) s_N
+        for g, N in enumerate(Nc):
+            out = res[N]
+            s = S[:, :, g]
+            idx = idx_all[..., :N]
+            m = m_all[N]
+            # d_sum: sum over out-of-set keys of ||a x_i - s||
+            Wd = torch.bmm(s, XkT).mul_(a).mul_(-2.0).add_(A2X).add_((s * s).sum(-1, keepdim=True))
+            Wd.clamp_min_(0.0).sqrt_()
+            if lo < k1:                                          # invalid keys (a = 0 there) contribute 0
+                Wd[..., lo:].masked_fill_(~v[..., lo:], 0.0)
+            d_sum = Wd.sum(-1) - (Wd.gather(-1, idx) * sel_ok_all[..., :N]).sum(-1)
+            out["d_sum"][:, r0:r1] = torch.where(nc > N, d_sum, 0.0)   # n <= N: nothing is left out
+            # d_main: ((n - N)/n) sum over valid keys of ||a x_i - (N/n) o||
+            f = (N / nc.clamp_min(1).to(dt))[..., None]          # (B|1, Rc, 1)
+            Wm = torch.addcmul(A2X, AXO, f, value=-2.0).add_(f * f * oo).clamp_min_(0.0).sqrt_()
+            if lo < k1:
+                Wm[..., lo:].masked_fill_(~v[..., lo:], 0.0)
+            out["d_main"][:, r0:r1] = (m / nc.clamp_min(1)) * Wm.sum(-1)
+            out["d_norm"][:, r0:r1] = (o - 2.0 * s).norm(dim=-1)  # sum_out alpha x - s = (o - s) - s
+            if bound:
+                abar = a_cum[..., N - 1]
+                a_out = a_tot - abar
+                sq_out = a2_tot - a2_cum[..., N - 1]
+                maxnorm = norm_cmax[..., N - 1]
+                if P is None:
+                    sel = torch.zeros(a.shape, dtype=torch.bool, device=dev).scatter_(-1, idx, True) & v
+                    d1 = d1_exact(Xk, v, sel, N)
+                else:
+                    d1 = d1_cmax[..., N - 1]
+                out["d_bound"][:, r0:r1] = a_out * d1 + maxnorm * (m * (sq_out + 2.0 * abar * a_out + m * abar * abar)).clamp_min(0).sqrt()
+                out["d1"][:, r0:r1] = d1
+    max_alpha = alpha.amax(-1)
+    for N in Ns:
+        res[N].update(row_ok=n > N, n=n, max_alpha=max_alpha)
     return res
 
 

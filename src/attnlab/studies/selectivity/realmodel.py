@@ -97,23 +97,25 @@ class ModelRun:
                 _, alpha_full, X, valid_full = self.weights(lt, L)
                 alpha, valid = alpha_full[:, pos], valid_full[:, pos]
                 P = M.prefix_max_distance(X, valid_full, lt.causal)     # once per (layer, L)
+                Nl = sorted({N for _, N in jobs})
+                sweep = M.distance_sweep(alpha, X, valid, Nl, P=P, positions=pos)   # every N of this L at once
                 done: dict[int, dict] = {}
-                for sweep, N in jobs:
-                    if N not in done:
-                        d = M.distance_metrics(alpha, X, valid, N, P=P, positions=pos)
-                        tol = 1e-4 * d["d_bound"].abs() + 1e-6              # float32 rounding
-                        viol = ((d["d_sum"] > d["d_bound"] + tol) & d["row_ok"]).sum(-1)
-                        mc_pos = torch.linspace(min(N, L - 1), L - 1, cfg.mc_rows).round().long().unique()
-                        mc = M.mc_distance(alpha_full[:, mc_pos], X, valid_full[:, mc_pos], N, cfg.mc_subsets, gen)
-                        mc_ok = (valid_full[:, mc_pos].sum(-1) > N)
-                        dm = M.distance_metrics(alpha_full[:, mc_pos], X, valid_full[:, mc_pos], N, bound=False)
-                        done[N] = dict({k: M.row_mean(d[k], d["row_ok"]) for k in ("d_sum", "d_norm", "d_bound",
-                                                                                     "d_main")},
-                                       mc=M.row_mean(mc, mc_ok), main_mc=M.row_mean(dm["d_main"], mc_ok),
-                                       viol=viol, n_rows=int(d["row_ok"].sum()))
+                for N in Nl:
+                    d = sweep[N]
+                    tol = 1e-4 * d["d_bound"].abs() + 1e-6              # float32 rounding
+                    viol = ((d["d_sum"] > d["d_bound"] + tol) & d["row_ok"]).sum(-1)
+                    mc_pos = torch.linspace(min(N, L - 1), L - 1, cfg.mc_rows).round().long().unique()
+                    mc = M.mc_distance(alpha_full[:, mc_pos], X, valid_full[:, mc_pos], N, cfg.mc_subsets, gen)
+                    mc_ok = (valid_full[:, mc_pos].sum(-1) > N)
+                    dm = M.distance_metrics(alpha_full[:, mc_pos], X, valid_full[:, mc_pos], N, bound=False)
+                    done[N] = dict({k: M.row_mean(d[k], d["row_ok"]) for k in ("d_sum", "d_norm", "d_bound",
+                                                                                 "d_main")},
+                                   mc=M.row_mean(mc, mc_ok), main_mc=M.row_mean(dm["d_main"], mc_ok),
+                                   viol=viol, n_rows=int(d["row_ok"].sum()))
+                for sweep_name, N in jobs:
                     r = done[N]
                     for h in range(alpha.shape[0]):
-                        rows.append(dict(model=self.name, chunk=self.chunk, sweep=sweep, layer=li, head=h, L=L, N=N,
+                        rows.append(dict(model=self.name, chunk=self.chunk, sweep=sweep_name, layer=li, head=h, L=L, N=N,
                                          d_sum=float(r["d_sum"][h]), d_norm=float(r["d_norm"][h]),
                                          d_bound=float(r["d_bound"][h]), d_expected_mc=float(r["mc"][h]),
                                          d_expected_main=float(r["d_main"][h]),
@@ -129,8 +131,10 @@ class ModelRun:
             for li, lt in enumerate(self.layers(L)):
                 _, alpha, X, valid = self.weights(lt, L)
                 a, v = alpha[:, pos], valid[:, pos]
-                for N in critical_grid(L, cfg.critical_fracs):
-                    d = M.distance_metrics(a, X, v, N, bound=False)
+                grid = critical_grid(L, cfg.critical_fracs)
+                sweep = M.distance_sweep(a, X, v, grid, bound=False)    # the true d~ of every N at once
+                for N in grid:
+                    d = sweep[N]
                     mc = M.mc_distance(a, X, v, N, cfg.mc_subsets, gen)
                     ok = d["row_ok"]
                     ds, dm, dc = (M.row_mean(x, ok) for x in (d["d_sum"], d["d_main"], mc))
@@ -186,8 +190,9 @@ class ModelRun:
                 ok = n > max(cfg.norm_Ns)
                 vals = {("L_max_alpha", 0): M.row_mean(a.amax(-1) * n, ok),
                         ("support_fraction", 0): M.row_mean((a > 0).sum(-1) / n.clamp_min(1), ok)}
+                sweep = M.distance_sweep(a, Xd, valid, cfg.norm_Ns, bound=False)
                 for N in cfg.norm_Ns:
-                    d = M.distance_metrics(a, Xd, valid, N, bound=False)
+                    d = sweep[N]
                     vals[("d_sum", N)] = M.row_mean(d["d_sum"], d["row_ok"])
                     vals[("d_sum_over_L", N)] = M.row_mean(d["d_sum"] / n.clamp_min(1), d["row_ok"])
                     s = M.separability(a, Xd, valid, N)
