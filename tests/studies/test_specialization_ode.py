@@ -94,3 +94,29 @@ def test_mirrored_fields_make_the_M_drift_vanish_at_M_zero():
     assert dA_anti[:2, 0].abs().max() < 1e-12
     # the other drifts are unbiased estimates of the same thing: close to the plain ones
     assert (dA_anti[2:, 1] - dA_plain[2:, 1]).abs().max() < 0.05
+
+
+def test_mirrored_each_makes_a_feature_block_invariant():
+    """Mirrored per feature, the drift of A[:, 1] vanishes exactly at A[:, 1] = 0 even with feature 0 learned,
+    and the feature-1 Jacobian there matches a finite step of the drift."""
+    from attnlab.studies.specialization.theory import feature_jacobian, mirrored_each, project_out
+    prior = Prior.gaussian((0.0, 0.0), (1.0, 0.5))
+    fs = FieldSampler(prior, 16.0, 4, 0.1, 1000, 5, H=2).fields
+    A = torch.zeros(4, 3, dtype=torch.float64)
+    A[0, 0], A[1, 0], A[0, 1] = 0.8, -0.7, 0.05        # feature 0 learned, a little of feature 1
+    A[2:, 2] = 0.6
+    Q = 0.05 * torch.eye(4, dtype=torch.float64) + A @ A.T
+    b = torch.zeros(2, dtype=torch.float64)
+    A0, Q0 = project_out(A, Q, [1])
+    assert float(A0[:, 1].abs().max()) == 0.0 and torch.allclose(Q0 - A0 @ A0.T, Q - A @ A.T)
+    fm = mirrored_each(fs, [0, 1])
+    assert fm.u.shape[0] == 4 * fs.u.shape[0]
+    assert drift(fs, A0, Q0, b, "softmax", 0.3)[0][:, 1].abs().max() > 1e-4
+    assert drift(fm, A0, Q0, b, "softmax", 0.3)[0][:, 1].abs().max() < 1e-12
+    J = feature_jacobian(fm, A0, Q0, b, "softmax", 0.3, 1)
+    e = torch.zeros(4, dtype=torch.float64)
+    e[1] = 1e-4
+    A1 = A0.clone()
+    A1[:, 1] = e
+    d1 = drift(fm, A1, Q0, b, "softmax", 0.3)[0][:, 1].numpy()
+    assert np.allclose(d1, J @ e.numpy(), atol=1e-8)

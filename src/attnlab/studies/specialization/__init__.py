@@ -32,12 +32,22 @@ class SpecializationStudy(Study):
         "pruning": "experiment, activation, seed, H, n_pruned, risk, stderr, online_risk, nu, D -- population "
                    "risk after removing n_pruned heads (lowest |v_h| x attention mass first), no retraining",
         "bayes": "experiment, nu, L, noise, risk, stderr, var_y -- Bayes risk of each SGD experiment's data",
+        "stability": "experiment, activation, D, seed, nu, H, point (plateau | one_feature), feature, t, relax, "
+                     "lam, lam_se, lam2, residual, m_other, t1_ode, t2_ode, t2_pred, ode_horizon -- growth rate "
+                     "lam (top eigenvalue of the ODE's feature block Jacobian, +- lam_se over 4 MC batches) of "
+                     "feature f at the ODE state `point` from variance replica `seed`'s init; t1_ode / t2_ode: the "
+                     "ODE's first passages of feature 0 / f (NaN: not within ode_horizon); t2_pred: extrapolated "
+                     "second-stage time where lam > 0",
     }
     matrix_normalizations = ("softmax", "softmax1", "bayes_softmax", "linear", "sigmoid", "sparsemax",
                              "entmax15", "ssmax")
 
     def tasks(self, config: SpecializationConfig) -> list[Task]:
         c = config
+        # the variance runs first: long at every preset (t up to variance_horizon), and the ODE of claim 5
+        variance = [Task(f"variance-{a}", {"kind": "variance", "activation": a}) for a in ("softmax", "bayes_softmax")]
+        variance += [Task(f"variance-ode-{a}-seed={i}", {"kind": "variance_ode", "activation": a, "seed_index": i})
+                     for a in ("softmax", "bayes_softmax") for i in range(c.variance_ode_seeds)]
         out = [Task(f"plateau-D={D}-seeds={i}-{min(i + c.plateau_group, c.plateau_seeds) - 1}",
                     {"kind": "plateau", "D": int(D), "first": i, "count": min(c.plateau_group, c.plateau_seeds - i)})
                for D in sorted(c.Ds, reverse=True) for i in range(0, c.plateau_seeds, c.plateau_group)]
@@ -46,9 +56,9 @@ class SpecializationStudy(Study):
                                          "gradient_flow": bool(D == c.ode_D and i == 0)})
             for D in sorted(set(c.Ds) | {c.ode_D}, reverse=True) for i in range(c.ode_seeds)] + \
             out[-(-c.plateau_seeds // c.plateau_group):]          # the largest-D groups, the ODEs, then the rest
+        out = variance + out
         out += [Task(f"train-{a}", {"kind": "train", "activation": a}) for a in c.train_activations]
         out.append(Task("split", {"kind": "split"}))
-        out += [Task(f"variance-{a}", {"kind": "variance", "activation": a}) for a in ("softmax", "bayes_softmax")]
         out += [Task(f"act-flipped-nu={nu:g}", {"kind": "activations", "nu": float(nu), "setting": "flipped"})
                 for nu in c.nus]
         out.append(Task("act-onehot-nu=16", {"kind": "activations", "nu": 16.0, "setting": "onehot"}))
@@ -65,6 +75,8 @@ class SpecializationStudy(Study):
             return ex.run_ode(config, int(p.get("D", config.ode_D)), int(p["seed_index"]), bool(p.get("gradient_flow", True)))
         if kind == "variance":
             return ex.run_variance(config, p["activation"])
+        if kind == "variance_ode":
+            return ex.run_variance_ode(config, p["activation"], int(p["seed_index"]))
         if kind == "split":
             return ex.run_split(config)
         if kind == "train":

@@ -26,7 +26,11 @@ class SpecializationConfig(StudyConfig):
                   inits of the first ode_seeds seeds at every D of Ds (and ode_D), the gradient-flow ODE from
                   seed 0 at D = ode_D; ode_samples (antithetic) MC samples per drift, Euler step ode_dt.
     variance:     Gaussian theta ~ N(0, diag(variance_sigma^2)), nu = variance_nu, H heads, D, `seeds` seeds,
-                  up to variance_horizon, activations softmax and bayes_softmax.
+                  up to variance_horizon, activations softmax and bayes_softmax; the finite-lr ODE from the inits
+                  of the first variance_ode_seeds replicas up to variance_ode_horizon (Euler step
+                  variance_ode_dt, ode_samples MC samples mirrored per feature), and the growth rates of each
+                  feature at its unspecialized and one-feature states (the latter relaxed for variance_relax),
+                  from stability_samples MC samples in 4 batches.
     split:        flipped spike mu=0, p=1/2, nu, H heads, D, `seeds` seeds, up to split_horizon.
     train:        flipped spike mu=(1,0), delta=(0,1) (F=2), nu, train_H heads, D, `seeds` seeds, each of
                   train_activations, up to train_horizon; then pruning evaluated with eval_samples MC samples.
@@ -59,8 +63,13 @@ class SpecializationConfig(StudyConfig):
     # variance ordering, split, training
     D: int = 500
     variance_sigma: tuple[float, ...] = (1.0, 0.5)
-    variance_nu: float = 16.0
+    variance_nu: float = 9.0
     variance_horizon: float = 150.0
+    variance_ode_seeds: int = 2
+    variance_ode_horizon: float = 600.0
+    variance_ode_dt: float = 0.25
+    variance_relax: float = 600.0
+    stability_samples: int = 100000
     split_horizon: float = 300.0
     train_H: int = 6
     train_activations: tuple[str, ...] = ("softmax", "softmax1", "softmax1_bias", "bayes_softmax")
@@ -71,7 +80,8 @@ class SpecializationConfig(StudyConfig):
         super().validate()
         self.check_positive("L", "lr", "init_scale", "log_dt", "nus", "act_samples", "nu", "H", "Ds",
                             "plateau_seeds", "plateau_group", "plateau_horizon", "ode_D", "ode_seeds", "ode_samples", "ode_dt",
-                            "D", "variance_sigma", "variance_nu", "variance_horizon", "split_horizon",
+                            "D", "variance_sigma", "variance_nu", "variance_horizon", "variance_ode_seeds",
+                            "variance_ode_horizon", "variance_ode_dt", "variance_relax", "stability_samples", "split_horizon",
                             "train_H", "train_horizon", "eval_samples")
         self.check_nonnegative("noise")
         self.check_choice("dtype", {"float32", "float64"})
@@ -87,6 +97,16 @@ class SpecializationConfig(StudyConfig):
             raise ConfigError("Ds", f"every D must be >= 8, got {self.Ds}")
         if self.ode_seeds > self.plateau_seeds:
             raise ConfigError("ode_seeds", f"must be <= plateau_seeds ({self.plateau_seeds}), got {self.ode_seeds}")
+        if self.variance_ode_seeds > self.seeds:
+            raise ConfigError("variance_ode_seeds", f"must be <= seeds ({self.seeds}), got {self.variance_ode_seeds}")
+        if self.variance_ode_horizon < self.variance_horizon:
+            raise ConfigError("variance_ode_horizon", f"must be >= variance_horizon ({self.variance_horizon}), got "
+                                                      f"{self.variance_ode_horizon}")
+        if self.variance_ode_dt > self.log_dt:
+            raise ConfigError("variance_ode_dt", f"must be <= log_dt ({self.log_dt}), got {self.variance_ode_dt}")
+        if self.stability_samples < 4 * 2 ** len(self.variance_sigma):
+            raise ConfigError("stability_samples", f"must be >= {4 * 2 ** len(self.variance_sigma)} (4 batches, "
+                                                   f"mirrored per feature), got {self.stability_samples}")
         if self.ode_dt > self.log_dt:
             raise ConfigError("ode_dt", f"must be <= log_dt ({self.log_dt}), got {self.ode_dt}")
         if self.train_H < 3:
@@ -98,11 +118,16 @@ class SpecializationConfig(StudyConfig):
 PRESETS = {
     "smoke": dict(seeds=3, nus=(4.0, 25.0), act_samples=3000, act_refine=False, Ds=(48, 96), plateau_seeds=2,
                   plateau_horizon=12.0, ode_D=96, ode_samples=2000, ode_dt=0.25, D=48, variance_horizon=12.0,
+                  variance_nu=16.0, variance_ode_seeds=1, variance_ode_horizon=24.0, variance_ode_dt=0.5,
+                  variance_relax=10.0, stability_samples=8000,
                   split_horizon=12.0, train_H=3, train_horizon=12.0, eval_samples=2000, log_dt=1.0),
     "quick": dict(seeds=10, act_samples=30000, Ds=(100, 400, 1600), plateau_seeds=8, plateau_horizon=70.0,
-                  ode_D=400, ode_seeds=4, ode_samples=6000, ode_dt=0.25, D=120, variance_horizon=150.0, split_horizon=150.0,
+                  ode_D=400, ode_seeds=4, ode_samples=6000, ode_dt=0.25, D=120, variance_horizon=600.0, variance_nu=16.0,
+                  variance_ode_seeds=1, variance_ode_horizon=600.0, variance_ode_dt=0.5, split_horizon=150.0,
                   train_H=6, train_horizon=150.0, eval_samples=20000),
     "paper": dict(seeds=10, act_samples=100000, Ds=(250, 1000, 4000), plateau_seeds=10, plateau_horizon=150.0,
-                  ode_D=1000, ode_seeds=4, ode_samples=20000, ode_dt=0.05, D=500, variance_horizon=300.0,
+                  ode_D=1000, ode_seeds=4, ode_samples=20000, ode_dt=0.05, D=500, variance_horizon=800.0,
+                  variance_nu=9.0, variance_ode_seeds=2, variance_ode_horizon=1000.0, variance_ode_dt=0.5,
+                  stability_samples=200000,
                   split_horizon=300.0, train_H=6, train_horizon=300.0, eval_samples=50000),
 }

@@ -4,7 +4,8 @@ Experiments (brief sections 4-6; designs and sizes are ours [reconstruction]):
   activations  teacher-aligned risks vs nu (flipped spike F=1, H=2, Delta=0), and the one-hot setting
   plateau      SGD at several D (flipped spike, mu=0) -> exit times vs log D; ODE at ode_D
   ode          the overlap ODE (finite lr; gradient flow at ode_D) from a replica's own initial overlaps, at each D
-  variance     Gaussian theta, sigma=(1, 0.5): which feature is learned first
+  variance     Gaussian theta, sigma=(1, 0.5): which feature is learned first; the ODE from replicas' inits and
+               the stability of the unspecialized and one-feature states along each feature (table `stability`)
   split        flipped spike mu=0: 2/2 split of 4 heads, excursions through 3/1
   train        F=2 flipped spike, train_H heads, per activation: final risk and pruning curve
 """
@@ -19,8 +20,8 @@ import torch
 from .config import SpecializationConfig
 from .data import Prior
 from .models import HAS_BIAS, attention
-from .theory import (FieldSampler, aligned_errors, bayes_softmax_construction, fit_aligned, integrate_ode,
-                     mirrored, posterior_mean, risk, student_fields)
+from .theory import (FieldSampler, aligned_errors, bayes_softmax_construction, drift, fit_aligned, growth_rate,
+                     integrate_ode, mirrored, mirrored_each, posterior_mean, project_out, risk, student_fields)
 from .train import SGDSetup, init_weights, order_parameters, run_sgd
 
 # ---- priors of the experiments -------------------------------------------------------------------------
@@ -171,6 +172,80 @@ def run_variance(cfg: SpecializationConfig, activation: str) -> dict:
     setup = setup_for(cfg, variance_prior(cfg), cfg.D, cfg.H, cfg.variance_nu, activation)
     df, _ = _sgd_tables(cfg, "variance", setup, cfg.seeds, cfg.variance_horizon)
     return {"dynamics": df}
+
+
+def first_passage(t: np.ndarray, A: np.ndarray, H: int, feature: int, thr: float = 0.5) -> float:
+    """First t with max_h |A[:, h, feature]| > thr on a logged trajectory A (nt, 2H, T); NaN if never."""
+    hit = np.abs(A[:, :H, feature]).max(1) > thr
+    return float(t[np.argmax(hit)]) if hit.any() else math.nan
+
+
+def run_variance_ode(cfg: SpecializationConfig, activation: str, seed_index: int) -> dict:
+    """The variance experiment's theory, from the initial overlaps of variance replica `seed_index` [reconstruction]:
+
+    * the finite-lr ODE up to variance_ode_horizon (dynamics rows, source "ode"), on a sample set mirrored in
+      each feature separately (:func:`theory.mirrored_each`), so that a feature's overlaps grow only through
+      the instability of the state, never through MC error;
+    * table `stability`: the growth rate lam (top eigenvalue of the feature block's Jacobian,
+      :func:`theory.feature_jacobian`, from stability_samples fresh samples in 4 batches -> lam_se) of
+      - point "plateau": the ODE state at half its first-stage time, every feature projected out, for each
+        feature (the unspecialized saddle: which feature is the more unstable);
+      - point "one_feature": the ODE state at its first-stage time (feature 0 reached), the other features
+        projected out, then relaxed for variance_relax time units inside that subspace (the one-feature fixed
+        point), for each other feature; residual = max |drift| left there;
+      with the ODE's own first passages t1_ode, t2_ode (NaN: not within variance_ode_horizon) and, where the
+      ODE did not reach feature f but lam > 0, t2_pred = t_end + log(0.5 / max_h |M_hf(t_end)|) / lam."""
+    prior = variance_prior(cfg)
+    F, H = prior.F, cfg.H
+    setup = setup_for(cfg, prior, cfg.D, H, cfg.variance_nu, activation)
+    seeds = replica_seeds(cfg, "variance", cfg.seeds, cfg.D)
+    W, b = init_weights(setup, [seeds[seed_index]])
+    A0, Q0 = order_parameters(W, setup.T)
+    if cfg.value_mode != "shared":
+        raise NotImplementedError("the variance ODE's per-feature antithetic sampling needs value_mode=shared")
+    copies = 2 ** F
+    mc = lambda n, tag, k=0: mirrored_each(FieldSampler(prior, cfg.variance_nu, cfg.L, cfg.noise, max(n // copies, 1),
+                                                        _seed(cfg, tag, activation, cfg.D, seed_index, k), H=H,
+                                                        location_law=cfg.location_law).fields, range(F))
+    fs = mc(cfg.ode_samples, "variance-ode-mc")
+    batches = [mc(cfg.stability_samples // 4, "variance-stability-mc", k) for k in range(4)]
+    out = integrate_ode(fs, A0[0], Q0[0], b[0].double(), activation, cfg.lr, cfg.variance_ode_horizon,
+                        cfg.variance_ode_dt, cfg.log_dt)
+    meta = dict(experiment="variance", source="ode", activation=activation, D=cfg.D, seed=seed_index,
+                nu=cfg.variance_nu, H=H)
+    dyn = dynamics_rows(out["t"], out["risk"], out["A"], out["Q"], out["b"], H, F, meta)
+    t, A, Qs, bs = out["t"], out["A"], out["Q"], out["b"]
+    t1 = first_passage(t, A, H, 0)
+    rows = []
+    base = dict(experiment="variance", activation=activation, D=cfg.D, seed=seed_index, nu=cfg.variance_nu, H=H,
+                t1_ode=t1, ode_horizon=float(t[-1]))
+    # the unspecialized saddle, at half the first-stage time
+    k = int(np.searchsorted(t, (t1 if np.isfinite(t1) else t[-1]) / 2))
+    Ap, Qp = project_out(torch.as_tensor(A[k]), torch.as_tensor(Qs[k]), range(F))
+    bp = torch.as_tensor(bs[k])
+    for f in range(F):
+        g = growth_rate(batches, Ap, Qp, bp, activation, cfg.lr, f)
+        rows.append(dict(base, point="plateau", feature=f, t=float(t[k]), relax=0.0, residual=math.nan,
+                         m_other=0.0, t2_ode=first_passage(t, A, H, f), t2_pred=math.nan, **g))
+    # the one-feature state: feature 0 learned, the others projected out and relaxed
+    if np.isfinite(t1):
+        k = int(np.searchsorted(t, t1))
+        others = range(1, F)
+        A1, Q1 = project_out(torch.as_tensor(A[k]), torch.as_tensor(Qs[k]), others)
+        rel = integrate_ode(fs, A1, Q1, torch.as_tensor(bs[k]), activation, cfg.lr, cfg.variance_relax,
+                            cfg.variance_ode_dt, cfg.variance_relax)
+        A1, Q1, b1 = (torch.as_tensor(rel[x][-1]) for x in ("A", "Q", "b"))
+        dA, dQ, db, _ = drift(fs, A1, Q1, b1, activation, cfg.lr)
+        residual = float(max(dA.abs().max(), dQ.abs().max(), db.abs().max() if db.numel() else 0.0))
+        for f in others:
+            g = growth_rate(batches, A1, Q1, b1, activation, cfg.lr, f)
+            t2 = first_passage(t, A, H, f)
+            m_end = float(np.abs(A[-1, :H, f]).max())
+            pred = (float(t[-1] + math.log(0.5 / max(m_end, 1e-300)) / g["lam"])
+                    if not np.isfinite(t2) and g["lam"] > 0 else math.nan)
+            rows.append(dict(base, point="one_feature", feature=f, t=float(t[k]), relax=float(cfg.variance_relax),
+                             residual=residual, m_other=float(np.abs(A1[:H, 0]).max()), t2_ode=t2, t2_pred=pred, **g))
+    return {"dynamics": dyn, "stability": pd.DataFrame(rows)}
 
 
 def run_split(cfg: SpecializationConfig) -> dict:

@@ -87,21 +87,29 @@ def fig_variance(tables, config, outdir) -> Figure | None:
     fig, axes = plt.subplots(1, len(acts), figsize=(5.2 * len(acts), 3.8), squeeze=False)
     for ax, act in zip(axes[0], acts):
         g = d[d["activation"] == act]
-        m = g.assign(a=g["value"].abs()).groupby(["feature", "seed", "t"])["a"].max().reset_index()
-        for f, gf in m.groupby("feature"):
+        m = g.assign(a=g["value"].abs()).groupby(["source", "feature", "seed", "t"])["a"].max().reset_index()
+        sgd, ode = m[m["source"] == "sgd"], m[m["source"] == "ode"]
+        for f, gf in sgd.groupby("feature"):
             for _, gs in gf.groupby("seed"):
                 ax.plot(gs["t"], gs["a"], color=f"C{f}", alpha=0.25, lw=0.8)
             mm = gf.groupby("t")["a"].mean()
             ax.plot(mm.index, mm.values, color=f"C{f}", lw=2,
-                    label=f"feature {f}: sigma={config.variance_sigma[f]:g} (seed mean)")
+                    label=f"feature {f}: sigma={config.variance_sigma[f]:g} (SGD seed mean)")
+        for (f, seed), gs in ode.groupby(["feature", "seed"]):
+            ax.plot(gs["t"], gs["a"], color=f"C{f}", ls="--", lw=1.2,
+                    label=f"feature {f}: ODE from replica {seed}'s init" if seed == ode["seed"].min() else None)
         ax.axhline(0.5, color="gray", ls=":", lw=1)
+        if not sgd.empty:
+            ax.axvline(sgd["t"].max(), color="gray", ls="-", lw=0.6)
         ax.set_xlabel("t = steps / D")
         ax.set_ylabel("max_h |M_hf|")
         ax.set_title(act)
         ax.legend(fontsize=7)
     return Figure(_save(fig, outdir, "variance_order.png"),
                   "F3: sequential specialization with Gaussian theta, diag Cov = sigma^2: max over heads of |M_hf| "
-                  "per feature (thin: seeds, thick: mean); the larger-variance feature is learned first. Dotted: 0.5 threshold.")
+                  "per feature (thin: SGD seeds, thick: SGD mean; dashed: the overlap ODE from the replicas' own "
+                  "inits, run past the SGD horizon, grey line). Dotted: the 0.5 threshold. The larger-variance "
+                  "feature is learned first; whether the second comes is claim specialization_order_follows_variance.")
 
 
 def fig_split(tables, config, outdir) -> Figure | None:

@@ -87,6 +87,71 @@ def mirrored(fs: Fields, F: int) -> Fields:
                   cat(fs.g, fs.g), torch.cat([fs.y, fs.y], 0))
 
 
+def mirrored_each(fs: Fields, features) -> Fields:
+    """Antithetic sample set, mirrored in each listed feature *separately*: 2^len(features) copies of fs, one
+    per sign pattern (theta_f -> -theta_f, u[..., f] -> -u[..., f] for the flipped features; same eps, g, y).
+    [reconstruction] For a prior symmetric in each theta_f (the diagonal Gaussian) and value_mode "shared"
+    each copy is a sample of the same law, and the MC drift of the feature-f overlaps A[:, f] vanishes
+    exactly wherever A[:, f] = 0, whatever the other overlaps: the feature-f block of the ODE then moves only
+    through the instability of the state it starts from, never through MC error."""
+    parts = [fs]
+    for f in features:
+        flipped = []
+        for p in parts:
+            u, th = p.u.clone(), p.theta.clone()
+            u[..., f] = -u[..., f]
+            th[:, f] = -th[:, f]
+            flipped.append(Fields(th, p.eps, u, p.g, p.y))
+        parts = parts + flipped
+    cat = lambda xs: None if xs[0] is None else torch.cat(xs, 0)
+    return Fields(cat([p.theta for p in parts]), cat([p.eps for p in parts]), cat([p.u for p in parts]),
+                  cat([p.g for p in parts]), cat([p.y for p in parts]))
+
+
+def project_out(A: torch.Tensor, Q: torch.Tensor, features) -> tuple[torch.Tensor, torch.Tensor]:
+    """Overlaps after removing from every student vector its component along the teacher directions
+    `features`: A[:, f] = 0 and Q - a a^T for each removed column a (the orthogonal parts are unchanged)."""
+    A, Q = A.clone(), Q.clone()
+    for f in features:
+        a = A[:, f:f + 1].clone()
+        Q = Q - a @ a.T
+        A[:, f] = 0.0
+    return A, 0.5 * (Q + Q.T)
+
+
+def feature_jacobian(fs: Fields, A: torch.Tensor, Q: torch.Tensor, b: torch.Tensor, activation: str, lr: float,
+                     feature: int, delta: float = 1e-3) -> np.ndarray:
+    """J (2H, 2H): the linearization d(dA[:, f]/dt) / dA[:, f] of the ODE's feature-f block at a state with
+    A[:, f] = 0, by central differences on common random numbers.
+
+    [reconstruction] At A[:, f] = 0 the feature-f overlaps of all 2H student vectors form an invariant block
+    for a prior symmetric in theta_f: moving a vector along k*_f changes Q only at second order, and the drift
+    of A[:, f] is odd in A[:, f].  So the state is stable along feature f iff every eigenvalue of J has a
+    negative real part, and a positive one is the growth rate of feature f from that state.  The lr^2 term
+    acts on Q only, so J is the same for the finite-lr ODE and gradient flow."""
+    n = A.shape[0]
+    J = np.zeros((n, n))
+    for j in range(n):
+        Ap, Am = A.clone(), A.clone()
+        Ap[j, feature] += delta
+        Am[j, feature] -= delta
+        dp = drift(fs, Ap, Q, b, activation, lr, sgd_noise=False)[0][:, feature]
+        dm = drift(fs, Am, Q, b, activation, lr, sgd_noise=False)[0][:, feature]
+        J[:, j] = ((dp - dm) / (2 * delta)).numpy()
+    return J
+
+
+def growth_rate(fs_batches, A, Q, b, activation: str, lr: float, feature: int) -> dict:
+    """Top eigenvalue (largest real part) of the feature-f Jacobian, from independent MC batches: the value
+    for the pooled Jacobian (mean of the batch Jacobians), its SE from the spread of the batch values, and
+    the second eigenvalue of the pooled Jacobian."""
+    Js = [feature_jacobian(f, A, Q, b, activation, lr, feature) for f in fs_batches]
+    top = [float(np.max(np.linalg.eigvals(J).real)) for J in Js]
+    ev = np.sort(np.linalg.eigvals(np.mean(Js, 0)).real)[::-1]
+    se = float(np.std(top, ddof=1) / math.sqrt(len(top))) if len(top) > 1 else math.nan
+    return dict(lam=float(ev[0]), lam_se=se, lam2=float(ev[1]) if len(ev) > 1 else math.nan)
+
+
 def _psd_sqrt(M: torch.Tensor) -> torch.Tensor:
     """Symmetric square root of a (numerically) PSD matrix (negative eigenvalues clipped to 0)."""
     w, V = torch.linalg.eigh(0.5 * (M + M.T))
