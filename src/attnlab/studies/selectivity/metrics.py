@@ -225,7 +225,7 @@ def distance_sweep(alpha, X, valid, Ns, P=None, positions=None, bound=True, chun
             idx = idx_all[..., :N]
             m = m_all[N]
             # d_sum: sum over out-of-set keys of ||a x_i - s||
-            Wd = torch.bmm(s, XkT).mul_(a).mul_(-2.0).add_(A2X).add_((s * s).sum(-1, keepdim=True))
+            Wd = torch.bmm(s * -2.0, XkT).mul_(a).add_(A2X).add_((s * s).sum(-1, keepdim=True))
             Wd.clamp_min_(0.0).sqrt_()
             if lo < k1:                                          # invalid keys (a = 0 there) contribute 0
                 Wd[..., lo:].masked_fill_(~v[..., lo:], 0.0)
