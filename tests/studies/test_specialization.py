@@ -264,6 +264,18 @@ def test_tasks_unique_and_filename_safe():
         assert all(re.fullmatch(r"[A-Za-z0-9_.=-]+", k) for k in keys)
 
 
+def test_variance_ode_tasks_only_for_shared_values():
+    """The per-feature antithetic ODE needs value_mode=shared: with theta-dependent values no such task is
+    scheduled (the run does not crash; claim 5 falls back to undecided without ODE rows)."""
+    shared = build_config(SpecializationConfig, STUDY.presets, "smoke")
+    theta = build_config(SpecializationConfig, STUDY.presets, "smoke", {"value_mode": "theta"})
+    ode = lambda c: [t.key for t in STUDY.tasks(c) if t.key.startswith("variance-ode-")]  # noqa: E731
+    assert len(ode(shared)) == 2 * shared.variance_ode_seeds and ode(theta) == []
+    with pytest.raises(ValueError):
+        from attnlab.studies.specialization.experiments import run_variance_ode
+        run_variance_ode(theta, "softmax", 0)
+
+
 # ---- claims on synthetic tables ----------------------------------------------------------------------------------
 def _act_table(softmax=(0.40, 0.34), s1=(0.33, 0.26), s1b=(0.12, 0.02), bayes=(0.10, 0.002), bs=None, se=0.02):
     rows = []

@@ -78,7 +78,7 @@ class PrefixMax(NamedTuple):
 
 def prefix_max_distance(X: torch.Tensor, valid: torch.Tensor, causal: bool, block: int = 128) -> PrefixMax:
     """max_{i valid, i <= t} ||x_i - x_j||^2 for every key j and row position t (causal), or the max over all
-    valid i (non-causal): *squared* (d1_upper takes the root of the few entries it reads).  Computed once per
+    valid i (non-causal): *squared* (d1_upper_prefix takes the root of the few entries it reads).  Computed once per
     (layer, L) and reused by every N.  Heads with identical token vectors and key mask (grouped-query heads
     share values) are computed once.  |x_i|^2 + |x_j|^2 - 2 x_i.x_j comes from one GEMM per block of rows t;
     the prefix max over t is a running elementwise max of (U, K) rows."""
@@ -118,16 +118,12 @@ def prefix_max_distance(X: torch.Tensor, valid: torch.Tensor, causal: bool, bloc
     return PrefixMax(PT.transpose(1, 2), head)
 
 
-def d1_upper(P: PrefixMax, idx: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
-    """(B, R) an upper estimate of d1 = max_{i notin I_N, j in I_N} ||x_i - x_j||: the max over j in I_N and
-    *all* valid i <= t (a superset of the out-of-set, so Theorem 1 stays valid).  P from prefix_max_distance;
-    idx (B, R, N) the selected keys; positions (R,): each row's absolute position (causal)."""
-    return d1_upper_prefix(P, idx, positions)[..., -1]
-
-
 def d1_upper_prefix(P: PrefixMax, idx: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
-    """(B, R, N): d1_upper of every prefix idx[..., :k], k = 1..N, of a selection sorted by falling weight
-    (the top-k sets of a sweep over k), by a running max over the selection."""
+    """(B, R, N) an upper estimate of d1 = max_{i notin I_k, j in I_k} ||x_i - x_j|| for every prefix
+    I_k = idx[..., :k], k = 1..N, of a selection sorted by falling weight (the top-k sets of a sweep over k): the
+    max over j in I_k and *all* valid i <= t (a superset of the out-of-set, so Theorem 1 stays valid), by a
+    running max along the selection.  P from prefix_max_distance; positions (R,): each row's absolute position
+    (causal)."""
     b = P.head.to(idx.device)[:, None, None]
     t = torch.zeros_like(idx) if P.sq.shape[-1] == 1 else positions.to(idx.device)[None, :, None].expand_as(idx)
     return P.sq[b, idx, t].cummax(-1).values.clamp_min(0.0).sqrt()

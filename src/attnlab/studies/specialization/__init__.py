@@ -46,8 +46,9 @@ class SpecializationStudy(Study):
         c = config
         # the variance runs first: long at every preset (t up to variance_horizon), and the ODE of claim 5
         variance = [Task(f"variance-{a}", {"kind": "variance", "activation": a}) for a in ("softmax", "bayes_softmax")]
-        variance += [Task(f"variance-ode-{a}-seed={i}", {"kind": "variance_ode", "activation": a, "seed_index": i})
-                     for a in ("softmax", "bayes_softmax") for i in range(c.variance_ode_seeds)]
+        if c.value_mode == "shared":       # the per-feature antithetic ODE needs a theta-independent value
+            variance += [Task(f"variance-ode-{a}-seed={i}", {"kind": "variance_ode", "activation": a, "seed_index": i})
+                         for a in ("softmax", "bayes_softmax") for i in range(c.variance_ode_seeds)]
         out = [Task(f"plateau-D={D}-seeds={i}-{min(i + c.plateau_group, c.plateau_seeds) - 1}",
                     {"kind": "plateau", "D": int(D), "first": i, "count": min(c.plateau_group, c.plateau_seeds - i)})
                for D in sorted(c.Ds, reverse=True) for i in range(0, c.plateau_seeds, c.plateau_group)]

@@ -294,7 +294,7 @@ def check_variance_order(tables, config) -> Verdict:
         elif th is None:
             verdicts.append(None)
             line += (" -> undecided: the second stage is not reached in most seeds and there is no ODE stability "
-                     "row (variance_ode_seeds) to tell a later stage from none")
+                     "row (variance_ode_seeds; not computed for value_mode=theta) to tell a later stage from none")
         elif th["stable"]:
             verdicts.append(False)
             line += (" -> FAIL: no second stage; the one-feature state is a stable fixed point along feature 1, so "
