@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from .normalizations import normalize
+from .normalizations import attend, has_bias
 
 
 @dataclasses.dataclass
@@ -29,9 +29,9 @@ class MultiHeadAttention(nn.Module):
     pattern = normalize(scores, normalization, dim=-1, mask, temperature), z_h = pattern_h V_h,
     out = concat_h(z_h) W_O.
 
-    normalization: any name of :mod:`attnlab.normalizations` ("bayes_softmax" normalizes jointly over
-    heads and keys, with a learnable per-head bias when ``head_bias=True``; "softmax1"/"sigmoid" use the
-    same per-head bias as their ``bias`` parameter).
+    normalization: any name of :mod:`attnlab.normalizations`, applied through
+    :func:`attnlab.normalizations.attend` by the entry's declared axes (``bayes_softmax`` jointly over heads
+    and keys); with ``head_bias=True`` entries that declare a bias get a learnable per-head one.
     """
 
     def __init__(self, d_model: int, n_heads: int, d_head: int | None = None, normalization: str = "softmax",
@@ -51,7 +51,8 @@ class MultiHeadAttention(nn.Module):
         self.normalization = normalization
         self.temperature = temperature
         self.norm_params = norm_params
-        self.head_bias = nn.Parameter(torch.zeros(n_heads, 1, 1, **kw)) if head_bias else None
+        self.head_bias = (nn.Parameter(torch.zeros(n_heads, 1, 1, **kw))
+                          if head_bias and has_bias(normalization) else None)
 
     def _split(self, t: torch.Tensor) -> torch.Tensor:  # (B, N, H*Dh) -> (B, H, N, Dh)
         B, N, _ = t.shape
@@ -63,17 +64,8 @@ class MultiHeadAttention(nn.Module):
         x_kv = x_q if x_kv is None else x_kv
         q, k, v = self._split(self.W_Q(x_q)), self._split(self.W_K(x_kv)), self._split(self.W_V(x_kv))
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)          # (B, H, Q, K)
-        params = dict(self.norm_params)
-        if self.normalization == "bayes_softmax":
-            if self.head_bias is not None:
-                params["bias"] = self.head_bias
-            pattern = normalize(scores, "bayes_softmax", dim=(1, 3), mask=mask,
-                                temperature=self.temperature, **params)
-        else:
-            if self.head_bias is not None and self.normalization in ("softmax1", "sigmoid"):
-                params["bias"] = self.head_bias
-            pattern = normalize(scores, self.normalization, dim=-1, mask=mask,
-                                temperature=self.temperature, **params)
+        pattern = attend(scores, self.normalization, head_dim=1, key_dim=-1, mask=mask, bias=self.head_bias,
+                         temperature=self.temperature, **self.norm_params)
         z = (pattern @ v).transpose(1, 2)                                    # (B, Q, H, Dh)
         flat = z.reshape(z.shape[0], z.shape[1], -1)
         out = self.W_O(flat) if self.W_O is not None else flat

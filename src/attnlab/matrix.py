@@ -7,7 +7,6 @@ the (study, normalization) pairs over :func:`attnlab.studies.registry` (optional
 
 * a dict ``{metric: value}`` -> one row per metric, ``status = "ok"``;
 * a string -> one row, ``applicable = False``, ``status = "not_applicable"``, ``reason`` = that string;
-* a normalization outside ``study.matrix_normalizations`` -> recorded as not applicable (never skipped);
 * :class:`attnlab.errors.DivergenceError` -> ``status = "diverged"`` (a result: training blew up);
 * any other exception -> ``status = "error"`` with the exception in ``reason`` (reported, not hidden; the
   claim ``matrix_complete`` then fails).
@@ -35,7 +34,7 @@ from . import normalizations
 from .claims import Claim, Verdict
 from .config import StudyConfig
 from .errors import ConfigError, DivergenceError
-from .studies.base import Figure, Study, Task
+from .study import Figure, Study, Task
 
 COLUMNS = ["study", "normalization", "applicable", "status", "reason", "metric", "value"]
 STATUSES = ("ok", "not_applicable", "diverged", "error")
@@ -45,7 +44,7 @@ STATUSES = ("ok", "not_applicable", "diverged", "error")
 class MatrixConfig(StudyConfig):
     """scale: size of each study's experiment, "smoke" (seconds) or "quick" (the studies' reduced scale).
     studies: CLI names of the studies to include (empty = every registered study).
-    normalizations: registry names to try (empty = the union of the studies' ``matrix_normalizations``)."""
+    normalizations: registry names to try (empty = every registered normalization)."""
 
     scale: str = "smoke"
     studies: tuple[str, ...] = ()
@@ -79,14 +78,10 @@ def selected_studies(config: MatrixConfig) -> dict[str, Study]:
 
 
 def selected_normalizations(config: MatrixConfig, studies: dict[str, Study] | None = None) -> list[str]:
-    """``config.normalizations`` if given, else the union of the studies' ``matrix_normalizations``; always in
-    registry order, so columns line up across runs (names unknown to the registry last, in the order met)."""
-    wanted: list[str] = list(config.normalizations)
-    if not wanted:
-        studies = selected_studies(config) if studies is None else studies
-        for st in studies.values():
-            wanted += [n for n in st.matrix_normalizations if n not in wanted]
+    """``config.normalizations`` if given, else every registered normalization; always in registry order, so
+    columns line up across runs (names unknown to the registry last, in the order met)."""
     avail = normalizations.available()
+    wanted: list[str] = list(config.normalizations) or list(avail)
     return [n for n in avail if n in wanted] + [n for n in wanted if n not in avail]
 
 
@@ -102,9 +97,6 @@ def _row(study, norm, applicable, status, reason="", metric="", value=math.nan) 
 def evaluate_pair(study: Study, norm: str, scale: str) -> list[dict]:
     """Rows of the ``matrix`` table for one (study, normalization) pair (see the module docstring)."""
     name = study.name
-    if norm not in study.matrix_normalizations:
-        return [_row(name, norm, False, "not_applicable",
-                     f"not in {name}'s matrix_normalizations ({', '.join(study.matrix_normalizations)})")]
     try:
         result = study.normalization_matrix(norm, scale=scale)
     except DivergenceError as e:
@@ -190,7 +182,6 @@ class MatrixStudy(Study):
         "matrix_timing": "study, normalization, wall_s (seconds spent on the pair; not deterministic)",
     }
     docs = "docs/report.md"
-    matrix_normalizations = ()
 
     def tasks(self, config: MatrixConfig) -> list[Task]:
         studies = selected_studies(config)

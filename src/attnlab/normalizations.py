@@ -21,7 +21,15 @@
 | entmax15      | 1.5-entmax (Peters et al. 2019), ``entmax`` package                                     |
 | ssmax         | softmax(c * log(n) * s), n = number of unmasked keys in the row; ``c`` (default 1) is the scale (Nakanishi 2025, scalable softmax) |
 
-New entries are added with :func:`register` and then reach every study.
+Each entry declares how it normalizes, so that every model in every study can take any entry by name
+through :func:`attend` without knowing names:
+
+* ``axes``: ``"keys"`` (each query's row over the keys) or ``"heads_and_keys"`` (one normalization jointly
+  over the heads and the keys of a query, like ``bayes_softmax``);
+* ``bias``: whether the entry takes a per-head ``bias`` logit (a model gives it a learnable one).
+
+New entries are added with :func:`register` and then reach every study (the normalization matrix tries
+every registered name).
 """
 from __future__ import annotations
 
@@ -41,14 +49,31 @@ class Normalization:
     sums_to_one: bool                 # weights over `dim` sum to 1 (when at least one key is unmasked)
     formula: str
     multi_dim: bool = False           # accepts a tuple of dims
+    axes: str = "keys"                # "keys" | "heads_and_keys" (joint over heads and keys)
+    bias: bool = False                # takes a per-head `bias` logit (learnable in the models)
 
 
 _REGISTRY: dict[str, Normalization] = {}
 
 
-def register(name: str, fn, *, sums_to_one: bool, formula: str, multi_dim: bool = False) -> None:
-    """Add a normalization to the registry (fn(s, dim, mask, **params) -> weights)."""
-    _REGISTRY[name] = Normalization(name, fn, sums_to_one, formula, multi_dim)
+AXES = ("keys", "heads_and_keys")
+
+
+def register(name: str, fn, *, sums_to_one: bool, formula: str, multi_dim: bool = False, axes: str = "keys",
+             bias: bool = False) -> None:
+    """Add a normalization to the registry: ``fn(s, dim, mask, **params) -> weights`` (``s`` already divided
+    by the temperature).  ``axes="heads_and_keys"`` entries get a tuple ``dim`` (heads, keys) from
+    :func:`attend`; ``bias=True`` entries get the model's per-head ``bias`` logit."""
+    if axes not in AXES:
+        raise ValueError(f"axes must be one of {AXES}, got {axes!r}")
+    if axes == "heads_and_keys":
+        multi_dim = True
+    _REGISTRY[name] = Normalization(name, fn, sums_to_one, formula, multi_dim, axes, bias)
+
+
+def unregister(name: str) -> None:
+    """Remove an entry (for tests that register one at run time)."""
+    _REGISTRY.pop(name, None)
 
 
 def available() -> list[str]:
@@ -81,6 +106,30 @@ def normalize(scores: torch.Tensor, name: str, dim: Dim = -1, mask: torch.Tensor
     if mask is not None:
         mask = torch.as_tensor(mask, device=scores.device).to(torch.bool).expand_as(s)
     return entry.fn(s, dim, mask, **params)
+
+
+def attend(scores: torch.Tensor, name: str, *, head_dim: int, key_dim: int = -1,
+           mask: torch.Tensor | None = None, bias: torch.Tensor | None = None, temperature: float = 1.0,
+           **params) -> torch.Tensor:
+    """Attention weights of a multi-head ``scores`` tensor under any registry entry, by its declared axes.
+
+    scores: (..., H, ..., K) with the heads at ``head_dim`` and the keys at ``key_dim``.
+    bias:   per-head logit broadcastable to ``scores`` with size 1 on the key axis, e.g. (H, 1, 1) for
+            (B, H, Q, K); passed on only to entries that declare ``bias=True`` (ignored by the others).
+    ``axes == "keys"``: each (head, query) row is normalized over the keys.  ``axes == "heads_and_keys"``:
+    one normalization over heads and keys jointly (``bayes_softmax``: exp(s_hj + b_h) / sum_h'j ...).
+    """
+    entry = info(name)
+    params = dict(params)
+    if bias is not None and entry.bias:
+        params["bias"] = bias
+    dim = (head_dim, key_dim) if entry.axes == "heads_and_keys" else key_dim
+    return normalize(scores, name, dim=dim, mask=mask, temperature=temperature, **params)
+
+
+def has_bias(name: str) -> bool:
+    """Whether entry ``name`` takes a per-head bias logit (a model then makes it a learnable parameter)."""
+    return info(name).bias
 
 
 # ---- helpers --------------------------------------------------------------------------------------------
@@ -174,11 +223,11 @@ def _ssmax(s, dim, mask, c=1.0):
 
 
 register("softmax", _softmax, sums_to_one=True, formula="exp(s_i) / sum_j exp(s_j)", multi_dim=True)
-register("softmax1", _softmax1, sums_to_one=False, formula="exp(s_i) / (exp(b) + sum_j exp(s_j))")
-register("bayes_softmax", _bayes_softmax, sums_to_one=True, multi_dim=True,
+register("softmax1", _softmax1, sums_to_one=False, formula="exp(s_i) / (exp(b) + sum_j exp(s_j))", bias=True)
+register("bayes_softmax", _bayes_softmax, sums_to_one=True, axes="heads_and_keys", bias=True,
          formula="exp(s_hi + b_h) / sum_{h',j} exp(s_h'j + b_h') jointly over heads and tokens")
 register("linear", _linear, sums_to_one=False, formula="s_i, or 1 + s_i with affine=True")
-register("sigmoid", _sigmoid, sums_to_one=False, formula="1 / (1 + exp(-(s_i + b)))")
+register("sigmoid", _sigmoid, sums_to_one=False, formula="1 / (1 + exp(-(s_i + b)))", bias=True)
 register("sparsemax", _sparse_family("sparsemax", gap=4.0), sums_to_one=True,
          formula="Euclidean projection of s onto the simplex")
 register("entmax15", _sparse_family("entmax15", gap=6.0), sums_to_one=True, formula="1.5-entmax of s")

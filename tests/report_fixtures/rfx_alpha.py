@@ -19,7 +19,7 @@ from attnlab import normalizations
 from attnlab.claims import Claim, Verdict
 from attnlab.config import StudyConfig
 from attnlab.errors import ConfigError
-from attnlab.studies.base import Figure, Study, Task
+from attnlab.study import Figure, Study, Task
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ import torch
 
 from attnlab import normalizations
 from attnlab.errors import check_finite
-from attnlab.studies.base import Study, Task
+from attnlab.study import Study, Task
 
 
 class Beta(Study):
@@ -15,7 +15,6 @@ class Beta(Study):
     title = "Fixture beta"
     paper = "fixture (no paper)"
     summary = "Fixture for the normalization matrix."
-    matrix_normalizations = ("softmax", "linear", "sigmoid")
 
     def tasks(self, config):
         return [Task("only")]
@@ -26,6 +25,10 @@ class Beta(Study):
     def normalization_matrix(self, normalization, scale="smoke"):
         if normalization == "linear":
             return "scores are unbounded: linear weights need a normalizer this task lacks"
+        if not normalizations.info(normalization).sums_to_one and normalization != "sigmoid":
+            return "the fixture reads weights as a distribution: entries that do not sum to one do not apply"
+        if normalization not in ("softmax", "sigmoid"):
+            return "the fixture's experiment is defined for softmax and sigmoid only"
         s = torch.linspace(-2, 2, 5)
         w = normalizations.normalize(s, normalization)
         if normalization == "sigmoid":

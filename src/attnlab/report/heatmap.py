@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..studies.base import Figure
+from ..study import Figure
 
 _LABEL = {"not_applicable": "n/a", "diverged": "diverged", "error": "error"}
 

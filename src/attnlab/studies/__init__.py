@@ -1,7 +1,7 @@
 """Registry of studies.
 
 The five studies live in sub-packages listed in ``STUDY_MODULES``; each exposes ``STUDY``, a
-:class:`attnlab.studies.base.Study`.  Extra studies (your own, or test fixtures) are registered without
+:class:`attnlab.study.Study`.  Extra studies (your own, or test fixtures) are registered without
 touching this file by naming their modules in the environment variable ``ATTNLAB_STUDIES``
 (comma-separated ``package.module`` paths, each exposing ``STUDY``).
 """
@@ -12,7 +12,7 @@ import importlib.util
 import os
 
 from ..errors import UserError
-from .base import Figure, Study, Task
+from ..study import Figure, Study, Task
 
 STUDY_MODULES = {
     "specialization": "attnlab.studies.specialization",

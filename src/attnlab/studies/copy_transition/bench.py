@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from ...bench import BenchResult, time_rate
+from ...benchtools import BenchResult, time_rate
 from .data import one_hot, sample_tokens, statistics
 from .models import CopyHeads
 from .posterior import Geometry, ReducedPosterior

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..base import Figure  # noqa: E402
+from ...study import Figure  # noqa: E402
 
 STYLE = {("mala", "uniform"): dict(marker="o", color="C0", label="MALA, uniform start"),
          ("mala", "copy"): dict(marker="s", color="C3", label="MALA, copy start", mfc="none"),

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..base import Study, Task
+from ...study import Study, Task
 from . import theory as th
 from .config import PRESETS, CopyTransitionConfig
 from .data import one_hot, sample_tokens, statistics

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..base import Study, Task
+from ...study import Study, Task
 from .config import PRESETS, GDHeadsConfig
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ...bench import BenchResult, time_rate
+from ...benchtools import BenchResult, time_rate
 from . import data, models
 from .train import risk
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ...plotting import save_figure  # noqa: E402
-from ..base import Figure  # noqa: E402
+from ...study import Figure  # noqa: E402
 
 
 def _mse(g, col):

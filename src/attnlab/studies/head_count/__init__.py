@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..base import Figure, Study, Task
+from ...study import Figure, Study, Task
 from . import tasks as _tasks
 from .claims import CLAIMS
 from .config import PRESETS, HeadCountConfig

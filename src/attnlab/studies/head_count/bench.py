@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from ...bench import BenchResult
+from ...benchtools import BenchResult
 from .data import make_dataset, task_vectors
 from .models import HeadCountModel, MHABaselineModel
 

@@ -24,7 +24,7 @@ import time
 import numpy as np
 import torch
 
-from ...bench import BenchResult, time_rate
+from ...benchtools import BenchResult, time_rate
 from . import metrics as M
 from . import naive
 from .config import SelectivityConfig

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..base import Figure  # noqa: E402
+from ...study import Figure  # noqa: E402
 
 
 def _panels(n: int, w: float = 4.2, h: float = 3.4):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..base import Study, Task
+from ...study import Study, Task
 from .config import PRESETS, SelectivityConfig
 
 SYNTHETIC_TASKS = ("lemma1", "jacobian", "distance", "separability-gradient")
@@ -131,8 +131,6 @@ class SelectivityStudy(Study):
 
         return bench_selectivity(quick)
 
-    matrix_normalizations = ("softmax", "softmax1", "bayes_softmax", "linear", "sigmoid", "sparsemax", "entmax15",
-                             "ssmax")
 
     def normalization_matrix(self, normalization: str, scale: str = "smoke"):
         from .matrix import matrix_metrics

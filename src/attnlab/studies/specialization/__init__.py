@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..base import Figure, Study, Task
+from ...study import Figure, Study, Task
 from .config import PRESETS, SpecializationConfig
 
 
@@ -39,8 +39,6 @@ class SpecializationStudy(Study):
                      "ODE's first passages of feature 0 / f (NaN: not within ode_horizon); t2_pred: extrapolated "
                      "second-stage time where lam > 0",
     }
-    matrix_normalizations = ("softmax", "softmax1", "bayes_softmax", "linear", "sigmoid", "sparsemax",
-                             "entmax15", "ssmax")
 
     def tasks(self, config: SpecializationConfig) -> list[Task]:
         c = config

@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from ...bench import BenchResult, time_rate
+from ...benchtools import BenchResult, time_rate
 from .data import Prior, sample_batch
 from .models import MultiHeadSLR
 from .train import SGDSetup, run_sgd

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..base import Figure  # noqa: E402
+from ...study import Figure  # noqa: E402
 
 
 from ...plotting import save_figure as _save  # noqa: E402
