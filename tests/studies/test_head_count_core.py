@@ -7,7 +7,8 @@ import torch
 
 from attnlab.config import build_config
 from attnlab.errors import ConfigError, DivergenceError
-from attnlab.studies.head_count import STUDY, data, models, tasks, theory, train
+from attnlab.studies.head_count import STUDY, data, models, theory, train
+from attnlab.studies.head_count import experiments as tasks
 from attnlab.studies.head_count.config import HeadCountConfig, PRESETS
 
 
@@ -179,3 +180,26 @@ def test_restarts_keep_the_best_screened_model(one_thread):
     assert singles[0] != singles[1] and r.nmse_val == min(singles) and r.epochs == s.epochs
     pred = train.predict(ms[0], x_va) * y_tr.std() + y_tr.mean()
     assert abs(train._nmse_t(pred, y_va) - r.nmse_val) < 1e-6
+
+
+def test_runtime_registered_normalization_runs_through_the_matrix_hook():
+    """A normalization registered at run time reaches the study without touching study code."""
+    from attnlab import normalizations as nz
+
+    nz.register("softmax_half", lambda s, dim, mask: torch.softmax(s / 2, dim=dim), sums_to_one=True,
+                formula="softmax(s / 2)")
+    try:
+        out = STUDY.normalization_matrix("softmax_half", "smoke")
+        assert isinstance(out, dict) and all(math.isfinite(v) for v in out.values()), out
+    finally:
+        nz.unregister("softmax_half")
+
+
+def test_anatomy_experiments_and_seeds():
+    cfg = build_config(HeadCountConfig, PRESETS, "smoke")
+    kinds = {t.kind for t in STUDY.tasks(cfg)}
+    assert kinds == set(STUDY.experiments) == {"train", "construction", "memorization", "variance"}
+    a = tasks.training_data(cfg, 4, 16)
+    b = tasks.training_data(cfg, 4, 16)
+    c = tasks.training_data(cfg.replace(seed=1), 4, 16)
+    assert torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])

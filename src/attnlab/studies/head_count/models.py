@@ -26,14 +26,14 @@ import torch
 from torch import nn
 
 from ...layers import MultiHeadAttention
-from ...normalizations import normalize
+from ...normalizations import attend, has_bias
 
 
-def _attend(scores: torch.Tensor, normalization: str) -> torch.Tensor:
-    """Weights over the token axis of scores (B, h, T); bayes_softmax is joint over (heads, tokens)."""
-    if normalization == "bayes_softmax":
-        return normalize(scores, "bayes_softmax", dim=(1, 2))
-    return normalize(scores, normalization, dim=-1)
+def _attend(scores: torch.Tensor, normalization: str, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Weights of scores (B, h, T) under any registry entry, by its declared axes (over the T tokens, or jointly
+    over heads and tokens for ``axes == "heads_and_keys"``); ``bias`` (h, 1): per-head logit, used by entries
+    that declare one."""
+    return attend(scores, normalization, head_dim=1, key_dim=-1, bias=bias)
 
 
 class ClsQueryAttention(nn.Module):
@@ -50,6 +50,8 @@ class ClsQueryAttention(nn.Module):
         self.W_K = nn.Parameter(torch.empty(h, n, E).uniform_(-bound, bound))
         self.W_V = nn.Parameter(torch.empty(h, n, E).uniform_(-bound, bound))
         self.W_O = nn.Parameter(torch.empty(E, h * n).uniform_(-1 / math.sqrt(h * n), 1 / math.sqrt(h * n)))
+        # learnable per-head logit, only for registry entries that declare a bias (softmax1, bayes_softmax, ...)
+        self.head_bias = nn.Parameter(torch.zeros(h, 1)) if has_bias(normalization) else None
 
     def scores(self, xhat: torch.Tensor) -> torch.Tensor:
         """rho (B, h, T) = beta * x_hat . u_i,  u_i = W_K,i^T W_Q,i c0."""
@@ -59,7 +61,7 @@ class ClsQueryAttention(nn.Module):
 
     def forward(self, xhat: torch.Tensor) -> torch.Tensor:
         """x_hat (B, T, E) -> c0 + W_O concat(head_i)  (B, E)   [fast form]."""
-        w = _attend(self.scores(xhat), self.normalization)           # (B, h, T)
+        w = _attend(self.scores(xhat), self.normalization, self.head_bias)           # (B, h, T)
         pooled = torch.einsum("bht,bte->bhe", w, xhat)               # (B, h, E)
         heads = torch.einsum("bhe,hne->bhn", pooled, self.W_V)       # (B, h, n)
         out = heads.reshape(heads.shape[0], -1) @ self.W_O.T         # (B, E)
@@ -71,7 +73,7 @@ class ClsQueryAttention(nn.Module):
         K = torch.einsum("bte,hne->bhtn", xhat, self.W_K)            # (B, h, T, n)
         V = torch.einsum("bte,hne->bhtn", xhat, self.W_V)            # (B, h, T, n)
         rho = self.beta * torch.einsum("hn,bhtn->bht", q, K)         # (B, h, T)
-        w = _attend(rho, self.normalization)
+        w = _attend(rho, self.normalization, self.head_bias)
         heads = torch.einsum("bht,bhtn->bhn", w, V)                  # (B, h, n)
         out = heads.reshape(heads.shape[0], -1) @ self.W_O.T
         return out + self.c0 if self.cls_skip else out
@@ -87,7 +89,7 @@ class HeadCountModel(nn.Module):
         self.d, self.h, self.n, self.N, self.E, self.layers = d, h, n, N, E, layers
         self.encoder = nn.Sequential(nn.Linear(d, N), nn.ReLU(), nn.Linear(N, E))
         self.token_layers = nn.ModuleList(
-            MultiHeadAttention(E, h, n, normalization=normalization, temperature=1.0 / beta)
+            MultiHeadAttention(E, h, n, normalization=normalization, temperature=1.0 / beta, head_bias=True)
             for _ in range(layers - 1))
         self.attn = ClsQueryAttention(E, h, n, beta, normalization, cls_skip)
         self.ffn = nn.Sequential(nn.Linear(E, N), nn.GELU(), nn.Linear(N, 1))

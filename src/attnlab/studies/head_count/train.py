@@ -16,7 +16,6 @@ import copy
 import dataclasses
 import time
 
-import numpy as np
 import torch
 
 from ...errors import check_finite
@@ -128,10 +127,3 @@ def train(model: HeadCountModel, x_tr: torch.Tensor, y_tr: torch.Tensor, x_va: t
     return TrainResult(nmse_val=run.best, nmse_train=nmse_train, epochs=run.epoch, best_epoch=run.best_epoch,
                        history=run.history, wall_s=time.perf_counter() - start,
                        cpu_s=time.process_time() - cpu0)
-
-
-def seed_of(*parts) -> int:
-    """A deterministic 63-bit seed from a tuple of ints/strings."""
-    ints = [p if isinstance(p, int) else int.from_bytes(str(p).encode()[:8].ljust(8, b"\0"), "little")
-            for p in parts]
-    return int(np.random.SeedSequence(ints).generate_state(1, dtype=np.uint64)[0] >> 1)

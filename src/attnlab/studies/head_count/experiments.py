@@ -1,20 +1,37 @@
-"""Work units of the study: one training run per (experiment, h, T, N, seed), plus three no-training theory
-tasks. ``run_training`` and ``run_theory`` depend only on (config, params), so they run in any worker."""
+"""The experiment layer of the head-count study: one registered function per task kind.
+
+Kinds (``Task.of(kind, key, **params)``; each ``fn(config, params) -> Tables`` depends only on its arguments,
+so it runs in any worker):
+
+* ``train``        one model trained on Generator-B data: (experiment, D, h, T, n, N, layers, width_mode, E, seed)
+                   -> tables ``nmse`` (one row) and ``history``                              [paper Sec. 6.1]
+* ``construction`` the h = D construction of Thm 2(1) on a Generator-A instance -> ``construction``
+* ``memorization`` the one-wide-head construction of Thm 2(3) -> ``memorization``
+* ``variance``     Monte Carlo Var(y) and NMSE = 1 - R^2 -> ``target_variance``, ``nmse_identity``
+
+Seeds: every draw goes through :mod:`attnlab.rng`, keyed by the task's parts (the data by
+("data", D, d, T, n_train, n_val), the model by ("model", experiment, D, h, T, N, layers, width_mode, seed)).
+The training data of one T are shared by every h (the same sequences, as in the paper's grid).
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ... import rng
+from ...study import Experiments, Task
 from . import theory
 from .config import VARIANT_SETTINGS, HeadCountConfig, per_head_width
 from .data import make_dataset, make_retrieval_instance, nmse, task_vectors, uniform_inputs
 from .models import HeadCountModel
-from .train import TrainSettings, seed_of, train
+from .train import TrainSettings, train
 
-THEORY_TASKS = ("construction", "memorization", "variance")
+EXPERIMENTS = Experiments()
+THEORY_KINDS = ("construction", "memorization", "variance")
 
 
+# ---- the tasks of a config ----------------------------------------------------------------------------------
 def training_points(config: HeadCountConfig) -> list[dict]:
     """Every training run of the config: the main grid, the Fig. 1b N sweep and the variants."""
     base = {"D": config.D, "width_mode": config.width_mode, "E": config.E, "layers": config.layers}
@@ -49,32 +66,49 @@ def cost(p: dict) -> float:
     return (1.0 + p["T"] / 48) * (1 + (p["layers"] - 1) * (0.5 + p["T"] / 32))
 
 
-def run_training(config: HeadCountConfig, p: dict) -> dict[str, pd.DataFrame]:
-    """Train one model on Generator B data and return its nmse row and validation history."""
-    torch.set_flush_denormal(True)
-    a = task_vectors(p["D"], config.d, config.a_seed)
-    data_seed = [config.seed, p["D"], config.d, p["T"], config.a_seed, config.n_train, config.n_val]
-    x, y = make_dataset(config.n_train + config.n_val, p["T"], config.d, a, data_seed)   # (B, T, d), (B,)
-    x_tr, y_tr, x_va, y_va = x[:config.n_train], y[:config.n_train], x[config.n_train:], y[config.n_train:]
-    mseed = seed_of(config.seed, "model", p["experiment"], p["D"], p["h"], p["T"], p["N"], p["layers"], p["seed"])
+def build_tasks(config: HeadCountConfig) -> list[Task]:
+    """Training tasks longest first, then the three theory tasks."""
+    pts = sorted(training_points(config), key=cost, reverse=True)
+    out = [Task.of("train", task_key(p), **p) for p in pts]
+    out += [Task.of(kind, f"theory_{kind}") for kind in THEORY_KINDS]
+    return out
+
+
+# ---- training -----------------------------------------------------------------------------------------------
+def training_data(config: HeadCountConfig, D: int, T: int):
+    """Generator-B data of one (D, T): x (n_train + n_val, T, d), y (n_train + n_val,), split train | val."""
+    a = task_vectors(D, config.d, config.a_seed)
+    g = rng.numpy_rng(config.seed, "data", D, config.d, T, config.a_seed, config.n_train, config.n_val)
+    x, y = make_dataset(config.n_train + config.n_val, T, config.d, a, g)    # (B, T, d), (B,)
+    k = config.n_train
+    return x[:k], y[:k], x[k:], y[k:]
+
+
+def build_models(config: HeadCountConfig, p: dict) -> list[HeadCountModel]:
+    """``restarts`` initialisations of the model of point p (models[0] is the one used without restarts)."""
+    key = ("model", p["experiment"], p["D"], p["h"], p["T"], p["N"], p["layers"], p["width_mode"], p["seed"])
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(mseed)
-        models = [HeadCountModel(config.d, p["h"], p["n"], p["N"], p["layers"], config.beta, config.normalization,
-                                 config.cls_skip) for _ in range(config.restarts)]   # models[0]: as without restarts
+        torch.manual_seed(rng.derive_seed(config.seed, *key))
+        return [HeadCountModel(config.d, p["h"], p["n"], p["N"], p["layers"], config.beta, config.normalization,
+                               config.cls_skip) for _ in range(config.restarts)]
+
+
+@EXPERIMENTS.register("train")
+def train_point(config: HeadCountConfig, p: dict) -> dict[str, pd.DataFrame]:
+    """Train one model on Generator-B data and return its ``nmse`` row and validation ``history``."""
+    torch.set_flush_denormal(True)
+    x_tr, y_tr, x_va, y_va = training_data(config, p["D"], p["T"])
+    models = build_models(config, p)
     device = torch.device(config.device)
-    model = models[0]
     for m in models:
         m.to(device)
     settings = TrainSettings(config.epochs, config.batch, config.lr, config.schedule, config.weight_decay,
                              config.patience, config.restarts, config.screen_epochs)
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)   # the model is tiny: one thread is fastest, and pool workers use one anyway
-    try:
-        r = train(model, x_tr.to(device), y_tr.to(device), x_va.to(device), y_va.to(device), settings, seed=mseed,
-                  candidates=models[1:])
-    finally:
-        torch.set_num_threads(threads)
+    shuffle_seed = rng.derive_seed(config.seed, "shuffle", p["experiment"], p["D"], p["h"], p["T"], p["N"],
+                                   p["layers"], p["width_mode"], p["seed"])
+    model = models[0]
+    r = train(model, x_tr.to(device), y_tr.to(device), x_va.to(device), y_va.to(device), settings,
+              seed=shuffle_seed, candidates=models[1:])
     cols = {k: p[k] for k in ("experiment", "D", "h", "T", "n", "N", "layers", "width_mode", "seed")}
     row = {**cols, "d": config.d, "E": p["n"] * p["h"], "normalization": config.normalization,
            "nmse_val": r.nmse_val, "nmse_train": r.nmse_train, "epochs": r.epochs, "best_epoch": r.best_epoch,
@@ -85,25 +119,33 @@ def run_training(config: HeadCountConfig, p: dict) -> dict[str, pd.DataFrame]:
     return {"nmse": pd.DataFrame([row]), "history": hist}
 
 
-def run_theory(config: HeadCountConfig, name: str) -> dict[str, pd.DataFrame]:
-    if name == "construction":
-        return {"construction": construction_table(config)}
-    if name == "memorization":
-        return {"memorization": memorization_table(config)}
-    if name == "variance":
-        return variance_tables(config)
-    raise ValueError(f"unknown theory task {name!r}")
+# ---- theory (no training) -----------------------------------------------------------------------------------
+@EXPERIMENTS.register("construction")
+def construction(config: HeadCountConfig, params: dict) -> dict[str, pd.DataFrame]:
+    return {"construction": construction_table(config)}
+
+
+@EXPERIMENTS.register("memorization")
+def memorization(config: HeadCountConfig, params: dict) -> dict[str, pd.DataFrame]:
+    return {"memorization": memorization_table(config)}
+
+
+@EXPERIMENTS.register("variance")
+def variance(config: HeadCountConfig, params: dict) -> dict[str, pd.DataFrame]:
+    return variance_tables(config)
 
 
 def construction_table(config: HeadCountConfig, D: int = 3, d: int = 2, T: int = 64, set_size: int = 16,
                        boot: int = 200) -> pd.DataFrame:
     """C7: the h = D construction on a Generator-A instance (D = 3, d = 2, T = 64, |S_i| = 16, brief C7) on
     ``construction_samples`` random inputs, for each beta: excess z_tilde - z_bar vs its bounds."""
-    inst = make_retrieval_instance(D, d, T, seed=[config.seed, 7], set_size=set_size)
-    x = uniform_inputs(config.construction_samples, T, d, seed=[config.seed, 8])
+    inst = make_retrieval_instance(D, d, T, seed=rng.seed_sequence(config.seed, "construction", "instance"),
+                                   set_size=set_size)
+    x = uniform_inputs(config.construction_samples, T, d,
+                       seed=rng.seed_sequence(config.seed, "construction", "inputs"))
     z_bar = inst.z_bar(x)                                               # (B, D)
-    rng = np.random.default_rng([config.seed, 9])
-    idx = rng.integers(0, x.shape[0], (boot, x.shape[0]))                # bootstrap resamples of the inputs
+    g = rng.numpy_rng(config.seed, "construction", "bootstrap")
+    idx = g.integers(0, x.shape[0], (boot, x.shape[0]))                 # bootstrap resamples of the inputs
     rows = []
     for beta in config.betas:
         excess = theory.construction_z_tilde(inst, x, beta) - z_bar     # (B, D)
@@ -129,9 +171,10 @@ def memorization_table(config: HeadCountConfig, Ts=(4, 8, 16), B: int = 256) -> 
     """C8: the one-wide-head construction on N(0, I) sequences; error against vec(X)/T in float32."""
     rows = []
     for T in Ts:
-        g = torch.Generator().manual_seed(seed_of(config.seed, "memo", T))
+        g = rng.torch_generator(config.seed, "memorization", "inputs", T)
         x = torch.randn(B, T, config.d, generator=g)                            # (B, T, d)
-        attn = theory.memorization_attention(T, config.d, seed=seed_of(config.seed, "memoW", T))
+        attn = theory.memorization_attention(T, config.d,
+                                             seed=rng.derive_seed(config.seed, "memorization", "weights", T))
         with torch.no_grad():
             out = attn(theory.memorization_inputs(x))                           # (B, T d)
         target = x.reshape(B, -1) / T
@@ -145,57 +188,24 @@ def variance_tables(config: HeadCountConfig) -> dict[str, pd.DataFrame]:
     from sklearn.metrics import r2_score
 
     rows = []
-    for T in sorted({8, 128, *config.grid_Ts}):
-        var, se = theory.single_max_variance(T, config.variance_samples, seed=[config.seed, 11, T])
+    Ts = sorted({8, 128, *config.grid_Ts})
+    for T in Ts:
+        var, se = theory.single_max_variance(T, config.variance_samples,
+                                             seed=rng.seed_sequence(config.seed, "variance", "single_max", T))
         rows.append({"kind": "single_max", "D": 1, "T": T, "var": var, "se": se, "samples": config.variance_samples})
     for D in sorted({config.D} | {3}):
         a = task_vectors(D, config.d, config.a_seed)
-        for T in sorted({8, 128, *config.grid_Ts}):
+        for T in Ts:
             n = max(config.variance_samples // max(1, T // 8), 2000)
-            _, y = make_dataset(n, T, config.d, a, seed=[config.seed, 12, D, T], dtype=torch.float64)
+            _, y = make_dataset(n, T, config.d, a, seed=rng.numpy_rng(config.seed, "variance", "target", D, T),
+                                dtype=torch.float64)
             var, se = theory.variance_with_se(y.numpy())
             rows.append({"kind": "target", "D": D, "T": T, "var": var, "se": se, "samples": n})
-    rng = np.random.default_rng([config.seed, 13])
+    g = rng.numpy_rng(config.seed, "variance", "identity")
     ident = []
     for trial in range(20):
-        y = rng.standard_normal(500) * rng.uniform(0.1, 10) + rng.uniform(-5, 5)
-        pred = y + rng.standard_normal(500) * rng.uniform(0.01, 2)
+        y = g.standard_normal(500) * g.uniform(0.1, 10) + g.uniform(-5, 5)
+        pred = y + g.standard_normal(500) * g.uniform(0.01, 2)
         a_, b_ = nmse(pred, y), 1.0 - r2_score(y, pred)
         ident.append({"trial": trial, "nmse": a_, "one_minus_r2": b_, "abs_diff": abs(a_ - b_)})
     return {"target_variance": pd.DataFrame(rows), "nmse_identity": pd.DataFrame(ident)}
-
-
-def bound_exponent_table(config: HeadCountConfig) -> pd.DataFrame:
-    """k(T, n, s, D) on T = 4..300 for the brief's (n, s, D) triples and the run's h = D-1 model."""
-    n_run = per_head_width(config.width_mode, max(config.D - 1, 1), config.n, config.E)
-    triples = [(8, 3, 4), (8, 1, 4), (2, 3, 4)]
-    if config.D >= 2 and (n_run, config.D - 1, config.D) not in triples:
-        triples.append((n_run, config.D - 1, config.D))
-    rows = []
-    for n, s, D in triples:
-        first = theory.first_nonvacuous_T(n, s, D)
-        run = (n, s, D) == (n_run, config.D - 1, config.D)
-        for T in sorted(set(range(4, 301, 4)) | set(config.grid_Ts)):
-            rows.append({"n": n, "s": s, "D": D, "T": T, "k": theory.bound_exponent(T, n, s, D), "first_T": first,
-                         "experiment_T": bool(run and T in config.grid_Ts)})
-    return pd.DataFrame(rows)
-
-
-def summary_table(nmse_df: pd.DataFrame) -> pd.DataFrame:
-    """Min / mean over seeds of the validation NMSE per (experiment, D, h, T, N, layers, width_mode)."""
-    keys = ["experiment", "D", "h", "T", "n", "N", "layers", "width_mode"]
-    g = nmse_df.groupby(keys, as_index=False)
-    out = g.agg(nmse_min=("nmse_val", "min"), nmse_mean=("nmse_val", "mean"), seeds=("seed", "count"),
-                params_ffn=("params_ffn", "first"), params_total=("params_total", "first"))
-    return out.sort_values(keys).reset_index(drop=True)
-
-
-def reversal_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Weighted reversal score R(h) of each experiment over its T values (Fig. 2e)."""
-    rows = []
-    for (exp, N, h), g in summary.groupby(["experiment", "N", "h"]):
-        if g["T"].nunique() < 2:
-            continue
-        rows.append({"experiment": exp, "N": int(N), "h": int(h), "Ts": g["T"].nunique(),
-                     "reversal": theory.reversal_score(dict(zip(g["T"].astype(int), g["nmse_min"])))})
-    return pd.DataFrame(rows, columns=["experiment", "N", "h", "Ts", "reversal"])
