@@ -8,7 +8,8 @@ import torch
 from attnlab.errors import ConfigError
 from attnlab.config import build_config
 from attnlab.studies.selectivity import metrics as M
-from attnlab.studies.selectivity import naive, synthetic, theory
+from attnlab.studies.selectivity import experiments as synthetic
+from attnlab.studies.selectivity import naive, theory
 from attnlab.studies.selectivity.config import PRESETS, SelectivityConfig
 
 
@@ -239,7 +240,9 @@ def test_config_validation_names_the_field():
 def test_normalization_matrix_hook():
     from attnlab.studies.selectivity import STUDY
 
-    for name in STUDY.matrix_normalizations:
+    from attnlab.normalizations import available
+
+    for name in available():
         m = STUDY.normalization_matrix(name, "smoke")
         assert isinstance(m, dict) and set(m) == {"L_max_alpha", "d_sum_over_L", "separability", "support_fraction"}
         assert all(np.isfinite(v) for v in m.values())
@@ -258,3 +261,24 @@ def test_benchmark_quick_runs_and_agrees():
     assert "max rel |fast - loop| d_sum" in r.notes
     err = float(r.notes.split("d_sum = ")[1].split(";")[0])
     assert err < 1e-4
+
+
+def test_runtime_registered_normalization_runs_without_study_code():
+    """A normalization registered at run time reaches the study's matrix experiment and its real-logit comparison
+    (the default `normalizers = ()` means every registry entry)."""
+    from attnlab import normalizations
+    from attnlab.studies.selectivity import STUDY
+
+    def softmax_half(s, dim, mask):
+        z = s / 2 if mask is None else (s / 2).masked_fill(~mask, float("-inf"))
+        return torch.softmax(z, dim=dim).nan_to_num(0.0)
+
+    normalizations.register("softmax_half", softmax_half, sums_to_one=True, formula="softmax(s/2)")
+    try:
+        m = STUDY.normalization_matrix("softmax_half", "smoke")
+        assert isinstance(m, dict) and all(np.isfinite(v) for v in m.values())
+        assert m["support_fraction"] == 1.0
+        cfg = build_config(SelectivityConfig, PRESETS, "smoke", {"normalizers": ("softmax_half", "bayes_softmax")})
+        assert cfg.normalizers == ("softmax_half", "bayes_softmax")
+    finally:
+        normalizations.unregister("softmax_half")

@@ -6,7 +6,6 @@ import dataclasses
 from ...config import StudyConfig
 from ...errors import ConfigError, UserError
 
-NORMALIZERS = ("softmax", "ssmax", "sparsemax", "entmax15", "softmax1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +30,8 @@ class SelectivityConfig(StudyConfig):
                  "expected distance" sample (brief, open question 6).
     sep_L, sep_Ns: context length and N grid of the separability experiment (Fig. 3).
     grad_L, grad_rows, grad_Ts, grad_eps: gradient-sensitivity experiment (Fig. 4) on raw q.k logits.
-    norm_L, norm_Ns, normalizers: the normalizer comparison on the same real logits (beyond the paper).
+    norm_L, norm_Ns, normalizers: the normalizer comparison on the same real logits (beyond the paper);
+                 normalizers = () compares every entry of the normalization registry (attnlab.normalizations).
     Token vectors x_i are the per-head value vectors v_i (brief, open question 3: the theory's output
                  sum_i alpha_i x_i is the attention output when x_i = v_i).
     sinks:       "keep" (sink tokens may be selected, the paper's protocol) or "drop" (key 0 of causal models,
@@ -63,7 +63,7 @@ class SelectivityConfig(StudyConfig):
     grad_eps: tuple[float, ...] = (1e-3, 1e-1, 10.0)
     norm_L: int = 256
     norm_Ns: tuple[int, ...] = (5, 20)
-    normalizers: tuple[str, ...] = NORMALIZERS
+    normalizers: tuple[str, ...] = ()
     sinks: str = "keep"
     syn_d: int = 64
     syn_Ls: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
@@ -87,7 +87,12 @@ class SelectivityConfig(StudyConfig):
                 raise ConfigError("critical_fracs", f"each fraction must be in (0, 1), got {f}")
         self.check_choice("sinks", {"keep", "drop"})
         self.check_choice("critical_expectation", {"mc", "main"})
-        self.check_choice("normalizers", set(NORMALIZERS))
+        from ...normalizations import available
+
+        for n in self.normalizers:
+            if n not in available():
+                raise ConfigError("normalizers", f"{n!r} is not in the normalization registry "
+                                                 f"(available: {', '.join(available())})")
         if not self.models:
             raise ConfigError("models", "give at least one model (e.g. smollm2,minilm)")
         from .pretrained import check_available

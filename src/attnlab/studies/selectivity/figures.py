@@ -155,7 +155,7 @@ def make_figures(tables, config, outdir) -> list[Figure]:
                    ("separability", int(config.norm_Ns[-1])), ("support_fraction", 0)]
         fig, axes = _panels(len(metrics), 3.6, 3.4)
         agg = nz.groupby(["model", "normalizer", "metric", "N"], as_index=False)["value"].mean()
-        names = list(config.normalizers)
+        names = list(dict.fromkeys(nz["normalizer"]))
         for ax, (met, N) in zip(axes, metrics):
             g = agg[(agg["metric"] == met) & (agg["N"] == N)]
             for k, (m, gm) in enumerate(g.groupby("model")):

@@ -126,10 +126,11 @@ def tiny_gpt2(seed: int = 0, n_layer: int = 2, n_head: int = 4, n_embd: int = 64
     """A randomly initialised GPT-2-shaped model (no weights): exercises the loader path in the smoke preset."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    torch.manual_seed(seed)
     cfg = GPT2Config(n_layer=n_layer, n_head=n_head, n_embd=n_embd, n_positions=n_positions, vocab_size=512,
                      attn_pdrop=0.0, resid_pdrop=0.0, embd_pdrop=0.0)
-    return GPT2LMHeadModel(cfg)
+    with torch.random.fork_rng():                        # the library's init draws from the global generator
+        torch.manual_seed(seed)                          # seed = attnlab.rng.derive_seed(run seed, "model-init", ...)
+        return GPT2LMHeadModel(cfg)
 
 
 @contextlib.contextmanager

@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ... import rng
 from ...errors import check_finite
-from ...normalizations import normalize
+from ...normalizations import attend, available, has_bias
 from . import metrics as M
 from .data import load_text
 from .pretrained import LayerTensors, chunk_ids, extract, load_model
@@ -54,7 +55,7 @@ class ModelRun:
 
     def __init__(self, cfg, model_name: str, chunk: int):
         self.cfg, self.name, self.chunk = cfg, model_name, chunk
-        self.lm = load_model(model_name, seed=cfg.seed)
+        self.lm = load_model(model_name, seed=rng.derive_seed(cfg.seed, "model-init", model_name))
         self.text = load_text(cfg.text)
         wanted = set(cfg.Ls) | {cfg.L_fixed, cfg.sep_L, cfg.grad_L, cfg.norm_L}
         self.Lmax = min(max(wanted), self.lm.max_len)
@@ -183,8 +184,9 @@ class ModelRun:
             logits, _, X, valid = self.weights(lt, L)
             scores = lt.scaling * logits.double()
             Xd = X.double()
-            for name in cfg.normalizers:
-                a = normalize(scores, name, mask=valid.expand_as(scores))
+            for name in cfg.normalizers or tuple(available()):
+                bias = torch.zeros((scores.shape[0], 1, 1), dtype=scores.dtype) if has_bias(name) else None
+                a = attend(scores, name, head_dim=0, mask=valid.expand_as(scores), bias=bias)  # by declared axes
                 check_finite(f"{self.name} {name} weights", a)
                 n = valid.sum(-1)
                 ok = n > max(cfg.norm_Ns)
@@ -205,18 +207,17 @@ class ModelRun:
 
 def run_model_task(cfg, model_name: str, chunk: int, parts=("distance", "critical", "separability", "gradient",
                                                                "normalizers")) -> dict[str, pd.DataFrame]:
-    gen = torch.Generator().manual_seed(cfg.seed * 7919 + chunk * 104729 + sum(map(ord, model_name)))
-    torch.manual_seed(cfg.seed)
+    gen = lambda part: rng.torch_generator(cfg.seed, "model", model_name, chunk, part)  # noqa: E731
     run = ModelRun(cfg, model_name, chunk)
     out = {}
     if "distance" in parts:
-        out["distance"] = pd.DataFrame(run.distance_rows(gen))
+        out["distance"] = pd.DataFrame(run.distance_rows(gen("distance")))
     if "critical" in parts:
-        out["critical_scan"] = pd.DataFrame(run.critical_rows(gen))
+        out["critical_scan"] = pd.DataFrame(run.critical_rows(gen("critical")))
     if "separability" in parts:
         out["separability"] = pd.DataFrame(run.separability_rows())
     if "gradient" in parts:
-        out["gradient"] = pd.DataFrame(run.gradient_rows(gen))
+        out["gradient"] = pd.DataFrame(run.gradient_rows(gen("gradient")))
     if "normalizers" in parts:
         out["normalizers"] = pd.DataFrame(run.normalizer_rows())
     return out

@@ -1,46 +1,19 @@
-"""The selectivity Study: tasks (synthetic checks; one task per pretrained model and text chunk), finalize
-(the KS critical-N scan), claims, figures, benchmark, normalization matrix."""
+"""The selectivity Study object: tasks (synthetic checks; one task per pretrained model and text chunk), the
+experiment registry (experiments.py), finalize (analysis.py: the derived tables), claims, figures, benchmark and
+the normalization matrix."""
 from __future__ import annotations
 
 import re
 
-import numpy as np
-import pandas as pd
-from scipy import stats
-
 from ...study import Study, Task
 from .config import PRESETS, SelectivityConfig
+from .experiments import EXPERIMENTS
 
-SYNTHETIC_TASKS = ("lemma1", "jacobian", "distance", "separability-gradient")
+SYNTHETIC_KINDS = ("lemma1", "jacobian", "distance", "separability_gradient")
 
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]", "-", name)
-
-
-def critical_n_table(scan: pd.DataFrame, alphas, expectation: str = "mc") -> pd.DataFrame:
-    """Fig. 2c: for each (model, L), the smallest N on the grid at which the per-head mean true distances and the
-    per-head mean expected distances (column d_expected_<expectation>: Monte-Carlo or main term) are not told apart by a two-sample KS test (p > alpha).
-    Per-head values are averaged over text chunks first.  critical_N = NaN when every N on the grid differs."""
-    rows = []
-    if scan is None or len(scan) == 0:
-        return pd.DataFrame(columns=["model", "L", "critical_N", "alpha", "critical_frac", "p_value", "n_heads",
-                                     "N_max_scanned"])
-    col = f"d_expected_{expectation}"
-    per_head = scan.groupby(["model", "L", "N", "layer", "head"], as_index=False)[["d_sum", col]].mean()
-    for (model, L), g in per_head.groupby(["model", "L"]):
-        pvals = []
-        for N, gn in g.groupby("N"):
-            a, b = gn["d_sum"].dropna().to_numpy(), gn[col].dropna().to_numpy()
-            p = float(stats.ks_2samp(a, b).pvalue) if len(a) > 1 and len(b) > 1 else float("nan")
-            pvals.append((int(N), p, len(a)))
-        for alpha in alphas:
-            hit = [(N, p, n) for N, p, n in pvals if p > alpha]
-            N, p, n = hit[0] if hit else (float("nan"), float("nan"), pvals[0][2] if pvals else 0)
-            rows.append(dict(model=model, L=int(L), critical_N=float(N), alpha=float(alpha),
-                             critical_frac=float(N) / L, p_value=p, n_heads=int(n),
-                             N_max_scanned=int(max(q[0] for q in pvals)) if pvals else 0))
-    return pd.DataFrame(rows)
 
 
 class SelectivityStudy(Study):
@@ -58,6 +31,8 @@ class SelectivityStudy(Study):
     presets = PRESETS
     default_preset = "quick"
     docs = "docs/studies/selectivity.md"
+    experiments = EXPERIMENTS
+    package = "attnlab.studies.selectivity"
     tables_doc = {
         "lemma1": "normalizer, T, L, rep, Delta, L_alpha_min, L_alpha_max, max_alpha, C1, C2, within: L*alpha range "
                   "of one random query against Lemma 1 / Corollary 1 constants",
@@ -70,7 +45,12 @@ class SelectivityStudy(Study):
         "distance": "model, chunk, sweep (L|N), layer, head, L, N, d_sum, d_norm, d_bound, d_expected_mc, "
                     "d_expected_main, d_expected_main_mc_rows, n_rows, bound_violations: per-head means over rows",
         "critical_scan": "model, chunk, layer, head, L, N, d_sum, d_expected_mc, d_expected_main (crit_rows rows)",
-        "critical_n": "model, L, critical_N, alpha, critical_frac, p_value, n_heads, N_max_scanned",
+        "critical_n": "model, L, critical_N, alpha, critical_frac, p_value, n_heads, N_max_scanned (analysis)",
+        "distance_slope": "model, chunk, layer, head, N, slope, n_L: log-log slope of d~ vs L per head (analysis)",
+        "distance_plateau": "model, chunk, layer, head, L, N_lo, N_mid, N_hi, r_late, r_early, diff (analysis)",
+        "separability_summary": "model, N, median, mean, se, n_heads of N_s/N over heads (analysis)",
+        "gradient_summary": "model, eps, slope_small_T, slope_low, slope_high, g_at_0_1, g_max_T_ge_1, drop "
+                            "(analysis)",
         "separability": "model, chunk, layer, head, L, N, ratio (N_s/N, mean over rows; model synthetic-sphere = "
                         "control)",
         "gradient": "model, chunk, T, eps, g_max, g_mean, n_heads, T_model (max / mean over heads of the "
@@ -81,40 +61,17 @@ class SelectivityStudy(Study):
 
     # ---- work ----------------------------------------------------------------------------------------------
     def tasks(self, config: SelectivityConfig) -> list[Task]:
-        out = [Task(f"synthetic-{t}", {"kind": "synthetic", "part": t}) for t in SYNTHETIC_TASKS]
+        out = [Task.of(k, f"synthetic-{k}") for k in SYNTHETIC_KINDS]
         for m in config.models:
             for c in range(config.chunks):
-                out.append(Task(f"model={_safe(m)}.chunk={c}", {"kind": "model", "model": m, "chunk": c}))
+                out.append(Task.of("model", f"model={_safe(m)}.chunk={c}", model=m, chunk=c))
         # heavy tasks first so that two workers share the load
-        return sorted(out, key=lambda t: (t.params["kind"] != "model" or t.params.get("model") != "smollm2"))
-
-    def run_task(self, config: SelectivityConfig, task: Task) -> dict[str, pd.DataFrame]:
-        import torch
-
-        from . import synthetic as S
-        from .realmodel import run_model_task
-
-        torch.manual_seed(config.seed)
-        p = task.params
-        if p["kind"] == "model":
-            return run_model_task(config, p["model"], int(p["chunk"]))
-        part = p["part"]
-        if part == "lemma1":
-            return {"lemma1": S.lemma1_table(config)}
-        if part == "jacobian":
-            return {"jacobian": S.jacobian_table(config), "sqrt5": S.sqrt5_table(config),
-                    "coverage": S.coverage_table()}
-        if part == "distance":
-            return {"synthetic_distance": S.distance_table(config)}
-        if part == "separability-gradient":
-            return {"separability": S.separability_table(config), "gradient": S.gradient_table(config)}
-        raise ValueError(f"unknown task {task.key}")
+        return sorted(out, key=lambda t: (t.kind != "model" or t.params.get("model") != "smollm2"))
 
     def finalize(self, config: SelectivityConfig, tables):
-        tables = dict(tables)
-        tables["critical_n"] = critical_n_table(tables.get("critical_scan"), config.ks_alphas,
-                                                 config.critical_expectation)
-        return tables
+        from .analysis import finalize_tables
+
+        return finalize_tables(config, tables)
 
     def claims(self):
         from .claims import CLAIMS
@@ -130,7 +87,6 @@ class SelectivityStudy(Study):
         from .bench import bench_selectivity
 
         return bench_selectivity(quick)
-
 
     def normalization_matrix(self, normalization: str, scale: str = "smoke"):
         from .matrix import matrix_metrics

@@ -1,4 +1,10 @@
-"""Synthetic experiments (float64): each returns a tidy table (one row per observation).
+"""The experiment layer of the selectivity study: one registered function per task kind (``EXPERIMENTS``).
+
+Kinds: ``lemma1``, ``jacobian`` (Jacobian, sqrt5 example, coverage arithmetic), ``distance`` (synthetic d~),
+``separability_gradient`` (sphere control and synthetic g), and ``model`` (one pretrained model on one text
+chunk: realmodel.run_model_task).  Every random draw comes from ``attnlab.rng`` keyed by the task's parts.
+
+Synthetic tables (float64; each returns a tidy table, one row per observation):
 
 lemma1:      Lemma 1 / Corollary 1 weight bounds for softmax, F = 1 + sigmoid(l/T), and SSMax.
 jacobian:    the softmax Jacobian (closed form vs autograd vs central differences), ||J||_2 T and max diag T.
@@ -14,15 +20,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ... import rng
 from ...errors import check_finite
+from ...study import Experiments, Tables
 from . import metrics as M
 from . import theory
 
 DT = torch.float64
-
-
-def _gen(seed: int, salt: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed) * 1_000_003 + salt)
+EXPERIMENTS = Experiments()
 
 
 def _unit(shape, gen) -> torch.Tensor:
@@ -32,7 +37,7 @@ def _unit(shape, gen) -> torch.Tensor:
 
 def lemma1_table(cfg) -> pd.DataFrame:
     """q unit, keys k_i = rho_i u_i with rho_i ~ U(0, 1), u_i uniform on S^{d-1}: |l_i| <= Delta = max rho."""
-    gen = _gen(cfg.seed, 1)
+    gen = rng.torch_generator(cfg.seed, "synthetic", "lemma1")
     reps = max(2, min(cfg.syn_reps, 8))
     rows = []
     for L in cfg.syn_lemma_Ls:
@@ -68,7 +73,7 @@ def lemma1_table(cfg) -> pd.DataFrame:
 
 def jacobian_table(cfg, Ts=(1e-3, 1e-2, 0.1, 1.0, 10.0), K: int = 16) -> pd.DataFrame:
     """Random logits (N(0,1)) and a tied top two (two logits equal, the rest 1e4 lower)."""
-    gen = _gen(cfg.seed, 2)
+    gen = rng.torch_generator(cfg.seed, "synthetic", "jacobian")
     reps = max(2, min(cfg.syn_reps, 10))
     rand = torch.randn((reps, K), generator=gen, dtype=DT)
     tied = torch.full((reps, K), -1e4, dtype=DT)
@@ -110,7 +115,7 @@ def sqrt5_table(cfg, epss=(1e-4, 1e-3, 1e-2), Ts=(1e-2, 3e-2, 0.1, 0.3, 1.0)) ->
 
 def distance_table(cfg) -> pd.DataFrame:
     """Random unit vectors in R^d, softmax weights of N(0,1) logits (an L-independent logit law)."""
-    gen = _gen(cfg.seed, 3)
+    gen = rng.torch_generator(cfg.seed, "synthetic", "distance")
     reps = cfg.syn_reps
     rows = []
     Ns = sorted(set(cfg.Ns))
@@ -137,7 +142,7 @@ def distance_table(cfg) -> pd.DataFrame:
 
 def separability_table(cfg) -> pd.DataFrame:
     """Sphere control of Fig. 3: unit vectors, softmax of N(0,1) logits, L = sep_L."""
-    gen = _gen(cfg.seed, 4)
+    gen = rng.torch_generator(cfg.seed, "synthetic", "separability")
     L, reps = cfg.sep_L, cfg.syn_sep_reps
     X = _unit((reps, L, cfg.syn_d), gen)
     alpha = torch.softmax(torch.randn((reps, 1, L), generator=gen, dtype=DT), -1)
@@ -152,7 +157,7 @@ def separability_table(cfg) -> pd.DataFrame:
 
 def gradient_table(cfg, K: int = 64, gaps=(0.0, 1e-2, 1.0)) -> pd.DataFrame:
     """g(T, eps) for N(0,1) logits whose top two are set `gap` apart (model = synthetic-gap=<gap>)."""
-    gen = _gen(cfg.seed, 5)
+    gen = rng.torch_generator(cfg.seed, "synthetic", "gradient")
     reps = cfg.syn_reps
     rows = []
     for gap in gaps:
@@ -172,3 +177,32 @@ def gradient_table(cfg, K: int = 64, gaps=(0.0, 1e-2, 1.0)) -> pd.DataFrame:
 
 def coverage_table(ps=(0.7, 0.75, 0.8, 0.85), Hs=(1, 2, 3, 4)) -> pd.DataFrame:
     return pd.DataFrame([dict(p=p, H=H, coverage=float(theory.multihead_coverage(p, H))) for p in ps for H in Hs])
+
+
+# ---- the registry: one function per task kind -----------------------------------------------------------------
+@EXPERIMENTS.register("lemma1")
+def lemma1(config, params) -> Tables:
+    return {"lemma1": lemma1_table(config)}
+
+
+@EXPERIMENTS.register("jacobian")
+def jacobian(config, params) -> Tables:
+    return {"jacobian": jacobian_table(config), "sqrt5": sqrt5_table(config), "coverage": coverage_table()}
+
+
+@EXPERIMENTS.register("distance")
+def distance(config, params) -> Tables:
+    return {"synthetic_distance": distance_table(config)}
+
+
+@EXPERIMENTS.register("separability_gradient")
+def separability_gradient(config, params) -> Tables:
+    return {"separability": separability_table(config), "gradient": gradient_table(config)}
+
+
+@EXPERIMENTS.register("model")
+def model(config, params) -> Tables:
+    """One pretrained model on one text chunk (params: model, chunk)."""
+    from .realmodel import run_model_task
+
+    return run_model_task(config, params["model"], int(params["chunk"]))
