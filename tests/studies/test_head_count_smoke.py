@@ -31,6 +31,23 @@ def test_smoke_run(tmp_path):
     figs = json.loads((out / "figures" / "figures.json").read_text())
     assert figs and all((out / "figures" / f["file"]).exists() and f["caption"] for f in figs)
     assert res.exit_code == 0
+    # reference data: every row's table/column exists in the smoke tables, or the table is one the smoke preset
+    # (one T, h in {3, 4}, no N sweep) cannot fill: measured only at quick / paper ("not measured" at smoke)
+    import csv
+    from importlib import resources
+    text = resources.files("attnlab.studies.head_count").joinpath("reference.csv").read_text(encoding="utf-8")
+    smoke_absent = {"T_trend", "n_sweep", "reversal", "reversal_onset"}
+    for r in csv.DictReader(text.splitlines()):
+        if r["table"] == "claims":
+            assert r["column"] in by_id, r
+            continue
+        path = out / "tables" / f"{r['table']}.parquet"
+        if path.exists() and len(pd.read_parquet(path)):
+            assert r["column"] in pd.read_parquet(path).columns, r
+        else:
+            assert r["table"] in smoke_absent, r
+    pvo = pd.read_parquet(out / "tables" / "paper_vs_ours.parquet")
+    assert sorted(zip(pvo["h"], pvo["T"])) == [(3, 16), (4, 16)]
 
 
 def test_benchmark_quick():
