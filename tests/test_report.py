@@ -28,10 +28,11 @@ def test_single_run_page_has_every_part(tmp_path, fixture_registry):
     run = make_run_dir("rfx-alpha", tmp_path / "run")
     page = _html(write_report(run))
     assert (run / "report.html").exists()
-    assert 'id="overview"' in page and 'class="claims"' in page
-    for verdict in ("pass", "fail", "undecided", "error"):  # the fixture's four claims, colour-coded
+    assert 'id="overview"' in page and 'class="claims stack"' in page and 'id="ledger"' in page
+    for verdict in ("pass", "fail", "undecided", "error"):  # the fixture's four findings, colour-coded
         assert f'class="v v-{verdict}"' in page
-    for claim in ("entropy_below_log_n", "entropy_above_log_n", "needs_more_seeds", "broken_check"):
+    for claim in ("entropy_below_log_n", "entropy_above_log_n", "needs_more_seeds", "broken_check",
+                  "weights_sum_to_one"):
         assert claim in page
     assert "Fixture alpha: softmax entropy" in page and "fixture (no paper)" in page      # from the Study
     assert "Entropy of softmax attention over Gaussian scores" in page                    # summary
@@ -128,7 +129,9 @@ def test_reproduce_dir_with_matrix(tmp_path, fixture_registry):
     assert "single-head task: a joint softmax over heads has nothing to join" in page   # reason, not skipped
     assert page.count('src="data:image/png;base64,') == 3     # alpha's figure + two heatmaps
     nav = re.findall(r'<nav>(.*?)</nav>', page)[0]
-    assert [m for m in re.findall(r">([^<]+)</a>", nav)] == ["overview", "rfx-alpha", "rfx-beta", "ghost", "matrix"]
+    assert [m for m in re.findall(r">([^<]+)</a>", nav)] == ["at a glance", "the papers beside ours", "findings",
+                                                           "consistency checks", "figures", "rfx-alpha", "rfx-beta",
+                                                           "ghost", "matrix"]
 
 
 @pytest.mark.parametrize("claim,verdict", [({"status": "pass"}, "pass"), ({"passed": False}, "fail"),
@@ -180,3 +183,99 @@ def test_matrix_table_groups_reasons_and_keeps_header():
 def test_check_traceback_folds_into_details(tmp_path, fixture_registry):
     page = _html(write_report(make_run_dir("rfx-alpha", tmp_path / "run")))
     assert "check raised ZeroDivisionError: division by zero<details><summary>traceback</summary><pre>Traceback" in page
+
+
+# ---- a report written for people: the ledger, named values, kinds, prose, figure index, results/paper ------
+def _cells(page: str, label: str) -> list[str]:
+    return re.findall(rf'<td data-label="{label}"[^>]*>(.*?)</td>', page, flags=re.S)
+
+
+def test_ledger_at_the_top_with_counts_and_sources(tmp_path, fixture_registry):
+    page = _html(write_report(make_reproduce_dir(tmp_path / "rep", ["rfx-alpha", "rfx-beta"])))
+    top = page[page.index('id="overview"'):page.index('id="findings"')]
+    assert "<b>4 of 9</b> agree" in top and "we reproduce <b>4</b>" in top
+    for badge in ("4 agree", "1 same order", "2 disagree", "2 not measured at this preset"):
+        assert badge in top
+    assert top.count('<table class="ledger stack">') == 1                    # beta ships no reference data
+    assert "This study ships no reference data" in top
+    assert "Table 1, n=16" in top and '<span class="tag">paper</span>' in top and "N(0,1) scores, 16 keys" in top
+    assert "2.3 nats" in top and "2.35 nats" in top and "1.02×" in top        # paper, ours, ours/paper
+    assert "within 1.5× (fixture: the paper&#x27;s seed spread)" in top        # tolerance and its reason
+    assert "no table attention" in top                                      # why not measured
+    assert top.index('id="overview"') < top.index('id="ledger"')
+
+
+def test_values_are_named_parts_never_bare_lists_or_dicts(tmp_path, fixture_registry):
+    run = make_run_dir("rfx-alpha", tmp_path / "run")
+    claims = json.loads((run / "claims.json").read_text())
+    claims[0]["value"] = {"T=16": 17.8123, "T=64": 8.349}
+    claims[0]["threshold"] = "drop >= 1.5x at every T (brief's pre-registered threshold)"
+    claims[1]["value"] = {"bayes_softmax": [1.0, 1.0, 0.007503], "softmax": [0.7801, 0.01888]}
+    claims[1]["threshold"] = {"ordered": ">= 0.9", "gap": 0.5}
+    claims[2]["value"] = [0.7801, 0.01888]
+    claims[2]["threshold"] = "inf"
+    (run / "claims.json").write_text(json.dumps(claims))
+    page = _html(write_report(run))
+    values = _cells(page, "value") + _cells(page, "threshold")
+    assert values and not [v for v in values if "[" in v or "{" in v], values
+    assert '<span class="k">T=16:</span> 17.8' in page and '<span class="k">T=64:</span> 8.35' in page
+    assert '<span class="k">bayes_softmax #3:</span> 0.0075' in page
+    assert '<span class="k">#1:</span> 0.78' in page and '<span class="k">#2:</span> 0.0189' in page
+    assert "drop ≥ 1.5x at every T" in page and '<span class="k">ordered:</span> ≥ 0.9' in page
+    assert '<span class="k">#1:</span> 1</span>' in page        # the fixture's own list value, through the runner
+
+
+def test_consistency_checks_apart_and_prose(tmp_path, fixture_registry):
+    page = _html(write_report(make_run_dir("rfx-alpha", tmp_path / "run")))
+    findings = page[page.index('id="findings"'):page.index('id="checks"')]
+    checks = page[page.index('id="checks"'):page.index('id="figures"')]
+    assert "weights_sum_to_one" in checks and "weights_sum_to_one" not in findings
+    assert "entropy_below_log_n" in findings and "entropy_below_log_n" not in checks
+    section = page[page.index('id="run-0"'):]
+    assert section.index("<h3>Findings</h3>") < section.index("<h3>Consistency checks</h3>")
+    lead = re.findall(r'<p class="lead">(.*?)</p>', section, flags=re.S)[0]
+    assert lead.startswith("At the smoke preset, 1 of 4 findings pass; 1 fails (<code>entropy_above_log_n</code>)")
+    assert "1 is undecided (<code>needs_more_seeds</code>)" in lead and "1 raised an error" in lead
+    assert "The 1 consistency check (which hold by construction) holds." in lead
+    assert "9 numbers and statements in the ledger, 4 agree with ours, 1 is of the same order, 2 disagree" in lead
+    assert "The largest gap: <code>mean_entropy_order</code>" not in lead   # same order, not a disagreement
+    assert 'href="#ledger-0"' in lead
+
+
+def test_figure_index_links_every_figure(tmp_path, fixture_registry):
+    page = _html(write_report(make_reproduce_dir(tmp_path / "rep", ["rfx-alpha", "rfx-beta"], MATRIX)))
+    index = page[page.index('id="figures"'):page.index('class="study"')]
+    links = re.findall(r'href="#(fig-\d+-\d+)"', index)
+    assert len(links) == 3 and all(f'id="{a}"' in page for a in links)
+    assert "Entropy of softmax rows &lt;b&gt;vs&lt;/b&gt; the log n bound." in index
+
+
+def test_results_paper_style_folder_renders_present_studies(tmp_path, fixture_registry):
+    """results/paper holds <study>/ run dirs without reproduce.json, maybe only some studies: it renders."""
+    paper = tmp_path / "paper"
+    make_run_dir("rfx-alpha", paper / "rfx-alpha", preset="paper", ledger=False)   # a run from before the ledger
+    (paper / "notes").mkdir()                                                      # not a run dir: ignored
+    page = _html(write_report(paper))
+    assert page.count('class="study"') == 1 and "preset paper, 1 run(s)" in page
+    assert "<b>4 of 9</b> agree" in page                   # ledger rebuilt from the committed tables
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="sub-folders holding run directories"):
+        write_report(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("value,text", [
+    ({"T=16": 17.8123, "T=64": 8.349}, "T=16: 17.8, T=64: 8.35"), (0.018884, "0.0189"), (None, "—"),
+    ([0.7801, 0.01888], "#1: 0.78, #2: 0.0189"), ({"a": {"b": 1.5}}, "a b: 1.5"), (True, "yes"),
+    ("inf", "∞"), ("a >= b", "a ≥ b"), ({"x": []}, "x: —"), (12, "12")])
+def test_value_text(value, text):
+    from attnlab.report.values import value_text
+
+    assert value_text(value) == text
+
+
+def test_threshold_text():
+    from attnlab.report.values import threshold_text
+
+    assert threshold_text(">= 0.9 of seeds") == "≥ 0.9 of seeds"
+    assert threshold_text(5.0) == "5" and threshold_text("0.0123456") == "0.0123"
+    assert threshold_text({"ordered": ">= 0.9"}) == "ordered: ≥ 0.9"

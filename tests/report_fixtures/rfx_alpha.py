@@ -45,6 +45,13 @@ def _entropy(tables, config) -> Verdict:
     return Verdict(bool(h <= math.log(config.n_keys) + 1e-12), float(h), math.log(config.n_keys), "max entropy vs log n")
 
 
+def _sums(tables, config) -> Verdict:
+    """A consistency check whose value is a bare list and threshold a dict: the report must name their parts."""
+    w = _weights("softmax", config.n_keys, 4, config.seed).sum(-1)  # (4,)
+    return Verdict(bool(torch.allclose(w, torch.ones_like(w))), [float(x) for x in w[:2]],
+                   {"abs_err": "<= 1e-12", "rows": 2}, "row sums of two rows")
+
+
 class Alpha(Study):
     name = "rfx-alpha"
     title = "Fixture alpha: softmax entropy"
@@ -53,6 +60,7 @@ class Alpha(Study):
     config_cls = AlphaConfig
     presets = {"smoke": {"rows": 16}, "quick": {}, "paper": {"rows": 256}}
     tables_doc = {"entropy": "seed, n_keys, entropy"}
+    package = "report_fixtures.alpha_ref"   # its reference.csv (the ledger tests)
 
     def tasks(self, config):
         return [Task(f"seed={i}", {"seed": i}) for i in range(config.seeds)]
@@ -73,6 +81,8 @@ class Alpha(Study):
                   lambda t, c: Verdict(None, None, None, "needs >= 2 seeds")),
             Claim("broken_check", "A check that raises.", "reconstruction",
                   lambda t, c: 1 / 0),
+            Claim("weights_sum_to_one", "Softmax rows sum to one (an identity).", "paper", _sums,
+                  kind="consistency"),
         ]
 
     def figures(self, tables, config, outdir):

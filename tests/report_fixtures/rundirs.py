@@ -13,8 +13,17 @@ from attnlab.config import build_config
 from attnlab.studies import get_study
 
 
-def make_run_dir(study_name: str, out: Path, preset: str = "smoke", overrides: dict | None = None) -> Path:
-    study = get_study(study_name)
+def _study(name: str):
+    if name == "matrix":   # the cross-study matrix is not a registered study (attnlab.runner.load_study)
+        from attnlab.matrix import STUDY
+
+        return STUDY
+    return get_study(name)
+
+
+def make_run_dir(study_name: str, out: Path, preset: str = "smoke", overrides: dict | None = None,
+                 ledger: bool = True) -> Path:
+    study = _study(study_name)
     config = build_config(study.config_cls, study.presets, preset, overrides)
     parts: dict[str, list[pd.DataFrame]] = {}
     for task in study.tasks(config):
@@ -28,7 +37,12 @@ def make_run_dir(study_name: str, out: Path, preset: str = "smoke", overrides: d
         df.to_parquet(out / "tables" / f"{name}.parquet")
     figs = study.figures(tables, config, out / "figures")
     (out / "figures" / "figures.json").write_text(json.dumps([{"file": f.file, "caption": f.caption} for f in figs]))
-    (out / "claims.json").write_text(json.dumps(evaluate(study.claims(), tables, config)))
+    claims = evaluate(study.claims(), tables, config)
+    (out / "claims.json").write_text(json.dumps(claims))
+    if ledger:
+        from attnlab.ledger import record
+
+        record(study, tables, claims, out)
     meta = {"study": study_name, "preset": preset, "config": config.to_dict(), "config_hash": "0" * 16,
             "seed": config.seed, "seeds": config.seeds, "version": __version__, "git_commit": "abc123",
             "torch_threads": 1, "executor": "serial", "workers": 1, "started": "2026-01-01T00:00:00Z",

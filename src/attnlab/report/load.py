@@ -45,6 +45,8 @@ class Run:
     matrix: pd.DataFrame | None = None            # tables/matrix.parquet of a matrix run
     problem: str = ""                             # why this run could not be read (reproduce dirs only)
     entry: dict = dataclasses.field(default_factory=dict)      # the reproduce.json entry, if any
+    ledger: pd.DataFrame | None = None            # the paper's numbers beside ours (attnlab.ledger)
+    ledger_problem: str = ""                      # why there is no ledger (no reference data, unreadable, ...)
 
 
 @dataclasses.dataclass
@@ -136,6 +138,8 @@ def load_run(path: Path) -> Run:
             raise UserError(f"{path / 'claims.json'}: corrupt (expected a list of claims with an 'id')")
     run = Run(name=meta["study"], dir=path, meta=meta, claims=claims, figures=_figures(path / "figures"),
               tables=_tables(path / "tables"))
+    if meta["study"] != "matrix":
+        run.ledger, run.ledger_problem = _ledger(path)
     mpath = path / "tables" / "matrix.parquet"
     if meta["study"] == "matrix" and mpath.exists():
         try:
@@ -143,6 +147,36 @@ def load_run(path: Path) -> Run:
         except Exception as e:  # noqa: BLE001
             raise UserError(f"{mpath}: unreadable table: {type(e).__name__}: {e}") from None
     return run
+
+
+def _ledger(path: Path) -> tuple[pd.DataFrame | None, str]:
+    """The run's ledger: ledger.parquet, else rebuilt from its tables and the study's reference.csv (runs
+    made before the ledger existed); (None, why) when there is none."""
+    from ..ledger import LEDGER_FILE, run_ledger
+
+    if not (path / LEDGER_FILE).exists() and not (path / "claims.json").exists():
+        return None, "The run did not finish (no claims.json), so it has no ledger."
+    try:
+        df = run_ledger(path)
+    except Exception as e:  # noqa: BLE001 - a broken ledger is shown as such; the rest of the page stands
+        return None, f"No ledger: {e}"
+    if len(df) == 0:
+        return None, "This study ships no reference data (reference.csv), so nothing is compared with the paper."
+    return df, ""
+
+
+def _run_subdirs(path: Path) -> list[str]:
+    """Names of the run dirs directly under ``path`` (reproduce-style folders without reproduce.json, such as
+    results/paper), the registered studies' order first."""
+    names = [d.name for d in sorted(path.iterdir()) if d.is_dir() and (d / "config.json").exists()]
+    try:
+        from ..studies import STUDY_MODULES
+
+        order = list(STUDY_MODULES)
+    except Exception:  # noqa: BLE001
+        order = []
+    rank = {n: i for i, n in enumerate(order + ["matrix"])}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 
 
 def _study_dir(root: Path, entry: dict) -> Path:
@@ -162,8 +196,17 @@ def load(path: Path) -> Report:
         raise UserError(f"{path}: no such directory")
     if not path.is_dir():
         raise UserError(f"{path}: not a directory")
-    if (path / "reproduce.json").exists():
-        rep = _read_json(path / "reproduce.json", "reproduce summary")
+    subdirs = [] if (path / "reproduce.json").exists() or (path / "config.json").exists() else _run_subdirs(path)
+    if (path / "reproduce.json").exists() or subdirs:
+        if subdirs:   # a folder of run dirs without reproduce.json (results/paper): one entry per run dir
+            metas = {n: _peek_meta(path / n) for n in subdirs}
+            presets = sorted({str(m.get("preset", "?")) for m in metas.values()})
+            rep = {"preset": presets[0] if len(presets) == 1 else "mixed (" + ", ".join(presets) + ")",
+                   "studies": [{"study": str(metas[n].get("study") or n), "dir": n,
+                                "status": metas[n].get("status", "?")} for n in subdirs],
+                   "synthesized": True}
+        else:
+            rep = _read_json(path / "reproduce.json", "reproduce summary")
         if not isinstance(rep, dict) or not isinstance(rep.get("studies"), list) or \
                 not all(isinstance(e, dict) and isinstance(e.get("study"), str) for e in rep["studies"]):
             raise UserError(f"{path / 'reproduce.json'}: corrupt (expected {{'studies': [{{'study', 'dir', ...}}]}})")
@@ -188,4 +231,13 @@ def load(path: Path) -> Report:
     if (path / "config.json").exists():
         run = load_run(path)
         return Report(path, "run", [run], run if run.name == "matrix" else None)
-    raise UserError(f"{path}: neither a run directory (config.json) nor a reproduce directory (reproduce.json)")
+    raise UserError(f"{path}: neither a run directory (config.json) nor a reproduce directory (reproduce.json, "
+                    "or sub-folders holding run directories)")
+
+
+def _peek_meta(path: Path) -> dict:
+    try:
+        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        return meta if isinstance(meta, dict) else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
