@@ -31,6 +31,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="torch device: cpu, cuda, cuda:1, ...")
     p.add_argument("--strict", action="store_true", help="exit 1 when a claim fails")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="run even when the resource estimate exceeds this machine (other checks still apply)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,12 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device")
     p.add_argument("--strict", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--force", action="store_true", help="run even above the resource estimate")
     p = sub.add_parser("report", help="one self-contained HTML page from existing results")
     p.add_argument("dir")
-    p = sub.add_parser("ledger", help="the paper's numbers beside ours, for a run or reproduce dir")
-    p.add_argument("dir")
-    p.add_argument("--recompute", action="store_true",
-                   help="rebuild from the run's tables and the current reference.csv, not ledger.parquet")
     p = sub.add_parser("bench", help="performance benchmarks (ratios against a baseline run beside)")
     p.add_argument("name", nargs="?")
     p.add_argument("--json", action="store_true", help="one JSON object per benchmark")
@@ -70,22 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _overrides(study_name: str, sets: list[str], seeds: int | None) -> dict:
-    from .config import parse_set_args
-    from .studies import get_study
-
-    study = get_study(study_name)
-    overrides = parse_set_args(study.config_cls, sets)
-    if seeds is not None:
-        overrides["seeds"] = seeds
-    return overrides
-
-
 def _check_counts(args) -> None:
     if getattr(args, "workers", None) is not None and args.workers < 1:
         raise UserError(f"--workers {args.workers}: must be >= 1")
     if getattr(args, "seeds", None) is not None and args.seeds < 1:
         raise UserError(f"--seeds {args.seeds}: must be >= 1")
+    if getattr(args, "address", None) and getattr(args, "executor", None) != "dask":
+        raise UserError(f"--address {args.address}: only with --executor dask (the executor is "
+                        f"{getattr(args, 'executor', None)})")
 
 
 def cmd_list(args) -> int:
@@ -105,22 +96,21 @@ def cmd_run(args) -> int:
     from .runner import run_study
 
     _check_counts(args)
-    res = run_study(args.study, preset=args.preset, overrides=_overrides(args.study, args.sets, args.seeds),
+    res = run_study(args.study, preset=args.preset, sets=args.sets, seeds=args.seeds,
                     out=args.out, executor=args.executor, workers=args.workers, address=args.address,
-                    device=args.device, strict=args.strict, progress=not args.no_progress)
+                    device=args.device, strict=args.strict, progress=not args.no_progress, force=args.force)
     return res.exit_code
 
 
 def cmd_sweep(args) -> int:
-    from .runner import run_sweep
-    from .studies import get_study
+    from .runner import load_study, run_sweep
     from .sweep import parse_grid
 
     _check_counts(args)
-    grid = parse_grid(args.grid, get_study(args.study).config_cls)
-    res = run_sweep(args.study, grid, preset=args.preset, overrides=_overrides(args.study, args.sets, args.seeds),
+    grid = parse_grid(args.grid, load_study(args.study).config_cls)
+    res = run_sweep(args.study, grid, preset=args.preset, sets=args.sets, seeds=args.seeds,
                     out=args.out, executor=args.executor, workers=args.workers, address=args.address,
-                    device=args.device, strict=args.strict, progress=not args.no_progress)
+                    device=args.device, strict=args.strict, progress=not args.no_progress, force=args.force)
     return res.exit_code
 
 
@@ -137,7 +127,7 @@ def cmd_reproduce(args) -> int:
     return reproduce(preset=args.preset, out=args.out, executor=args.executor, workers=args.workers,
                      address=args.address, device=args.device, strict=args.strict,
                      progress=not args.no_progress, studies=studies, matrix=args.matrix,
-                     matrix_preset=args.matrix_preset)
+                     matrix_preset=args.matrix_preset, force=args.force)
 
 
 def cmd_report(args) -> int:
@@ -149,13 +139,6 @@ def cmd_report(args) -> int:
     except ImportError:
         raise UserError("the HTML report is not available yet in this version") from None
     print(write_report(path))
-    return 0
-
-
-def cmd_ledger(args) -> int:
-    from .ledger import dir_ledger, format_ledger
-
-    print(format_ledger(dir_ledger(Path(args.dir), recompute=args.recompute)), end="")
     return 0
 
 
@@ -176,7 +159,7 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "reproduce": cmd_reproduce,
-            "report": cmd_report, "bench": cmd_bench, "ledger": cmd_ledger}
+            "report": cmd_report, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

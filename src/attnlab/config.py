@@ -76,10 +76,35 @@ class StudyConfig:
     def replace(self, **changes) -> "StudyConfig":
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "StudyConfig":
+        """The inverse of :meth:`to_dict` (the one serialized form a worker receives): JSON lists become the
+        field's tuples, nothing is parsed from strings, every field must be present and no other."""
+        types_ = field_types(cls)
+        if set(d) != set(types_):
+            extra, missing = sorted(set(d) - set(types_)), sorted(set(types_) - set(d))
+            raise ConfigError((extra or missing)[0], f"serialized config does not match {cls.__name__} "
+                              f"(unknown: {extra}, missing: {missing})")
+        return cls(**{k: _from_json(v, types_[k]) for k, v in d.items()})
+
 
 def _jsonable(v):
     if isinstance(v, tuple):
         return [_jsonable(x) for x in v]
+    return v
+
+
+def _from_json(v, tp):
+    """A JSON value back to the field type: lists -> tuples (recursively); everything else as is."""
+    if isinstance(v, list):
+        args = typing.get_args(tp)
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            tp = next((a for a in args if typing.get_origin(a) is tuple), tp)
+            args = typing.get_args(tp)
+        elem = args[0] if args else object
+        if len(args) > 1 and args[1] is not Ellipsis:
+            return tuple(_from_json(x, a) for x, a in zip(v, args))
+        return tuple(_from_json(x, elem) for x in v)
     return v
 
 
@@ -182,6 +207,8 @@ def parse_set_args(config_cls, items: list[str]) -> dict[str, Any]:
             raise UserError(f"--set {item!r}: empty key")
         if key not in types_:
             raise ConfigError(key, f"unknown config key for this study (known: {', '.join(sorted(types_))})")
+        if key in out:
+            raise ConfigError(key, f"given twice with --set (keep one of the values); second: {item!r}")
         out[key] = parse_value(text, types_[key], key)
     return out
 
@@ -240,12 +267,27 @@ def _coerce(v, tp, key):
 
 
 def build_config(config_cls, presets: Mapping[str, Mapping[str, Any]], preset: str,
-                 overrides: Mapping[str, Any] | None = None) -> StudyConfig:
-    """defaults <- preset <- overrides, then validate()."""
+                 overrides: Mapping[str, Any] | None = None, sets: list[str] | tuple[str, ...] = (),
+                 seeds: int | None = None, device: str | None = None) -> StudyConfig:
+    """The one path of a config: defaults <- preset <- overrides (Python values, from the API) <- ``sets``
+    (``--set key=value`` strings, each key at most once) <- ``seeds`` (``--seeds``) <- ``device``
+    (``--device``), then ``validate()``.  ``--seeds``/``--device`` and a ``--set`` of the same field must
+    agree.  Everything after this works on the validated, frozen config and its :meth:`StudyConfig.to_dict`."""
+    if not isinstance(preset, str) or not preset.strip():
+        raise UserError(f"--preset {preset!r}: empty preset name (known: {', '.join(presets)})")
     if preset not in presets:
         raise UserError(f"--preset {preset!r}: unknown preset (known: {', '.join(presets)})")
     values = coerce_overrides(config_cls, presets[preset])
     values.update(coerce_overrides(config_cls, overrides or {}))
+    given = parse_set_args(config_cls, list(sets or ()))
+    values.update(given)
+    for flag, key, value in (("--seeds", "seeds", seeds), ("--device", "device", device)):
+        if value is None:
+            continue
+        value = _coerce(value, field_types(config_cls)[key], key)
+        if key in given and given[key] != value:
+            raise ConfigError(key, f"{flag} {value} and --set {key}={given[key]} disagree (give one)")
+        values[key] = value
     try:
         config = config_cls(**values)
     except TypeError as e:  # pragma: no cover - field mismatch is a programming error

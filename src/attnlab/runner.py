@@ -21,9 +21,10 @@ from . import __version__
 from .claims import evaluate, format_table, markdown_table
 from .config import build_config, config_hash
 from .errors import UserError
+from .preflight import check_executor, preflight
 from .store import RunStore, atomic_write_json, atomic_write_text, now_iso, read_json
 from .studies import Task, get_study, registry
-from .sweep import execute, grid_points, point_key
+from .sweep import dedupe_grid, execute, grid_points, point_key
 
 
 @dataclasses.dataclass
@@ -51,20 +52,27 @@ def git_commit() -> str | None:
     return None
 
 
-def check_device(device: str | None) -> None:
-    if device and device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: CUDA is not available on this machine")
+MATRIX = "matrix"  # the cross-study normalization matrix (attnlab.matrix): runnable by name, not a study
 
 
-def resolve(name: str, preset: str | None, overrides: Mapping[str, Any] | None, device: str | None):
-    """(study, preset, config): everything validated, nothing written."""
-    study = get_study(name)
-    preset = preset or study.default_preset
-    overrides = dict(overrides or {})
-    if device:
-        check_device(device)
-        overrides["device"] = device
-    config = build_config(study.config_cls, study.presets, preset, overrides)
+def load_study(name: str):
+    """The Study object run under ``name``: a registered study, or the cross-study matrix run (``matrix``),
+    which lives in :mod:`attnlab.matrix`, not in the study registry. Driver and workers both use this."""
+    if name == MATRIX:
+        from .matrix import STUDY
+
+        return STUDY
+    return get_study(name)
+
+
+def resolve(name: str, preset: str | None, overrides: Mapping[str, Any] | None, device: str | None,
+            seeds: int | None = None, sets: list[str] | tuple[str, ...] = ()):
+    """(study, preset, config): the one path of a config (:func:`attnlab.config.build_config`), validated,
+    nothing written. ``preset`` None means the study's default; an empty name is an error."""
+    study = load_study(name)
+    preset = study.default_preset if preset is None else preset
+    config = build_config(study.config_cls, study.presets, preset, overrides, sets=sets, seeds=seeds,
+                          device=device)
     return study, preset, config
 
 
@@ -78,8 +86,10 @@ def _meta(study, preset, config, executor, workers, extra=None) -> dict:
     }
 
 
-def _payload(study, config, task: Task) -> dict:
-    return {"study": study.name, "config": config.to_dict(), "task": task.to_dict(),
+def _payload(study, config_json: dict, task: Task) -> dict:
+    """What a worker gets: the study's name, the config in its one serialized form (``config.to_dict()``,
+    computed once per run and rebuilt by ``config_cls.from_dict``), the task, and where to import from."""
+    return {"study": study.name, "config": config_json, "task": task.to_dict(),
             "extra_studies": os.environ.get("ATTNLAB_STUDIES", ""), "sys_path": [p for p in sys.path if p]}
 
 
@@ -96,12 +106,19 @@ def _task_keys(tasks: list[Task]) -> list[str]:
 def run_study(name: str, preset: str | None = None, overrides: Mapping[str, Any] | None = None,
               out: str | Path | None = None, executor: str = "local", workers: int | None = None,
               address: str | None = None, device: str | None = None, strict: bool = False,
-              progress: bool = True, quiet: bool = False) -> RunResult:
-    """Run (or resume) one study; see the module docstring. Raises UserError on bad input."""
-    study, preset, config = resolve(name, preset, overrides, device)
+              progress: bool = True, quiet: bool = False, seeds: int | None = None,
+              sets: list[str] | tuple[str, ...] = (), force: bool = False) -> RunResult:
+    """Run (or resume) one study; see the module docstring. Raises UserError on bad input, found by the
+    preflight (:mod:`attnlab.preflight`) before anything is written; ``force`` skips its resource refusals.
+
+    ``overrides`` are Python values (the API), ``sets`` the command line's ``key=value`` strings, ``seeds``
+    and ``device`` the ``--seeds``/``--device`` flags: all folded into the config in one place
+    (:func:`attnlab.config.build_config`)."""
+    study, preset, config = resolve(name, preset, overrides, device, seeds=seeds, sets=sets)
     out = Path(out) if out else Path("runs") / f"{study.name}-{preset}-{config_hash(config, {'study': study.name})}"
     store = RunStore(out)
     meta = _meta(study, preset, config, executor, workers)
+    meta["estimate"] = preflight(study, config, out, executor, address, workers, force)
     store.check(meta)  # validate before writing anything
     tasks = study.tasks(config)
     keys = _task_keys(tasks)
@@ -118,11 +135,12 @@ def _run_tasks_and_finish(runs, executor, workers, address, strict, progress, qu
         done = store.done_keys()
         total += len(tasks)
         initial += sum(k in done for k in keys)
+        config_json = config.to_dict()
         for t in tasks:
             if t.key not in done:
-                job_key = f"{id(store)}:{t.key}"
+                job_key = _job_name(store, t, len(runs))
                 stores[job_key] = (store, t)
-                jobs.append((job_key, _payload(study, config, t)))
+                jobs.append((job_key, _payload(study, config_json, t)))
 
     def on_result(job_key: str, result: dict) -> None:
         store, task = stores[job_key]
@@ -150,6 +168,14 @@ def _run_tasks_and_finish(runs, executor, workers, address, strict, progress, qu
     return results
 
 
+def _job_name(store: RunStore, task: Task, n_runs: int) -> str:
+    """A task's name in messages: its key, prefixed by its sweep point's folder when several runs share the
+    executor (``h=2/train_s0``); never an internal object id."""
+    if n_runs == 1:
+        return task.key
+    return f"{store.root.name}/{task.key}"
+
+
 def finish_run(study, config, store: RunStore, keys: list[str], strict: bool, quiet: bool,
                task_wall: float) -> RunResult:
     """Tables -> finalize (theory) -> tables/*.parquet -> claims.json -> figures -> summary.md."""
@@ -159,9 +185,6 @@ def finish_run(study, config, store: RunStore, keys: list[str], strict: bool, qu
         store.write_table(name, df)
     claims = evaluate(study.claims(), tables, config)
     store.write_json("claims.json", claims)
-    from .ledger import record as record_ledger  # the paper's numbers beside ours -> ledger.parquet
-
-    record_ledger(study, tables, claims, store.root)
     store.figures_dir.mkdir(parents=True, exist_ok=True)
     import matplotlib
 
@@ -200,27 +223,40 @@ def run_sweep(name: str, grid: Mapping[str, list[Any]], preset: str | None = Non
               overrides: Mapping[str, Any] | None = None, out: str | Path | None = None,
               executor: str = "local", workers: int | None = None, address: str | None = None,
               device: str | None = None, strict: bool = False, progress: bool = True,
-              quiet: bool = False) -> RunResult:
+              quiet: bool = False, seeds: int | None = None, sets: list[str] | tuple[str, ...] = (),
+              force: bool = False) -> RunResult:
     """Every grid point is a full run of the study in OUT/points/<point>/; all their tasks share one
-    executor. OUT/tables/<name>.parquet stacks the points' tables with the grid keys as columns."""
+    executor. OUT/tables/<name>.parquet stacks the points' tables with the grid keys as columns.
+    A grid key may not also be given by ``sets``/``seeds``/``device`` (which value would win?)."""
+    grid = dedupe_grid(grid)
+    set_keys = {item.partition("=")[0].strip() for item in sets or ()}
+    flagged = {"seeds": seeds, "device": device}
+    for key in grid:
+        if key in set_keys or flagged.get(key) is not None:
+            raise UserError(f"--grid {key}: also given by {'--set' if key in set_keys else '--' + key}; "
+                            f"give it once")
     points = grid_points(grid)
     resolved = []
     for point in points:
-        study, preset_, config = resolve(name, preset, {**(overrides or {}), **point}, device)
+        study, preset_, config = resolve(name, preset, {**(overrides or {}), **point}, device, seeds=seeds,
+                                         sets=sets)
         resolved.append((point, study, preset_, config))
     study, preset = resolved[0][1], resolved[0][2]
     grid_json = {k: [list(v) if isinstance(v, tuple) else v for v in vs] for k, vs in grid.items()}
     base_config = resolved[0][3]
     sweep_hash = config_hash(base_config, {"study": study.name, "grid": grid_json, "sweep": True})
     out = Path(out) if out else Path("runs") / f"{study.name}-sweep-{sweep_hash}"
+    check_executor(executor, address, workers)
+    estimates = [preflight(s_, c_, out, executor, None, workers, force) for _, s_, _, c_ in resolved]
     top = RunStore(out)
     top_meta = _meta(study, preset, base_config, executor, workers)
     top_meta.update(config_hash=sweep_hash, grid=grid_json, kind="sweep", points=[point_key(p) for p in points])
     top.check(top_meta)
     runs = []
-    for point, study_, preset_, config in resolved:
+    for (point, study_, preset_, config), estimate in zip(resolved, estimates):
         store = RunStore(out / "points" / point_key(point))
         meta = _meta(study_, preset_, config, executor, workers)
+        meta["estimate"] = estimate
         meta["point"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in point.items()}
         store.check(meta)
         tasks = study_.tasks(config)
@@ -263,22 +299,25 @@ def run_sweep(name: str, grid: Mapping[str, list[Any]], preset: str | None = Non
 def reproduce(preset: str = "quick", out: str | Path = "runs/reproduce", executor: str = "local",
               workers: int | None = None, address: str | None = None, device: str | None = None,
               strict: bool = False, progress: bool = True, studies: list[str] | None = None,
-              matrix: bool = False, matrix_preset: str = "smoke") -> int:
+              matrix: bool = False, matrix_preset: str = "smoke", force: bool = False) -> int:
     """Every registered study at ``preset`` into OUT/<study>/, a summary of all claims, then the report.
     With ``matrix``, also the normalization matrix at ``matrix_preset`` into OUT/matrix/."""
     out = Path(out)
     names = studies or list(registry())
     planned = []
+    check_executor(executor, address, workers)
     for name in names:  # validate everything before writing anything
         study, preset_, config = resolve(name, preset, None, device)
+        preflight(study, config, out / study.name, executor, None, workers, force)
         store = RunStore(out / study.name)
         store.check(_meta(study, preset_, config, executor, workers))
         planned.append(study.name)
     if matrix:
-        if matrix_preset not in get_study("matrix").presets:
+        if matrix_preset not in load_study(MATRIX).presets:
             raise UserError(f"--matrix-preset {matrix_preset!r}: unknown preset "
-                            f"(known: {', '.join(get_study('matrix').presets)})")
-        study, preset_, config = resolve("matrix", matrix_preset, None, device)
+                            f"(known: {', '.join(load_study(MATRIX).presets)})")
+        study, preset_, config = resolve(MATRIX, matrix_preset, None, device)
+        preflight(study, config, out / MATRIX, executor, None, workers, force)
         RunStore(out / "matrix").check(_meta(study, preset_, config, executor, workers))
     if (out / "reproduce.json").exists():
         read_json(out / "reproduce.json")  # a corrupt earlier reproduce.json is refused before anything runs
@@ -292,7 +331,7 @@ def reproduce(preset: str = "quick", out: str | Path = "runs/reproduce", executo
         print(f"== {name} ({preset})", file=sys.stderr)
         try:
             res = run_study(name, preset=preset, out=out / name, executor=executor, workers=workers,
-                            address=address, device=device, strict=strict, progress=progress)
+                            address=address, device=device, strict=strict, progress=progress, force=force)
             status = "done" if not res.failed_tasks else "failed"
             rc = res.exit_code
             all_claims += [dict(c, study=name) for c in res.claims]
@@ -307,7 +346,7 @@ def reproduce(preset: str = "quick", out: str | Path = "runs/reproduce", executo
     if matrix:
         t0 = time.perf_counter()
         print(f"== matrix ({matrix_preset})", file=sys.stderr)
-        res = run_study("matrix", preset=matrix_preset, out=out / "matrix",
+        res = run_study(MATRIX, preset=matrix_preset, out=out / "matrix",
                         executor=executor, workers=workers, address=address, device=device, progress=progress)
         records.append({"study": "matrix", "dir": "matrix", "status": "done" if not res.failed_tasks else "failed",
                         "exit_code": res.exit_code, "wall_time_s": round(time.perf_counter() - t0, 2)})

@@ -132,6 +132,18 @@ class Study:
     def figures(self, tables: Tables, config: StudyConfig, outdir: Path) -> list[Figure]:
         return []
 
+    def preflight(self, config: StudyConfig) -> None:
+        """Check, before anything is written, what the tasks will load: open the model and data files the
+        config names and check them (a truncated or foreign file fails here, not in a worker). Raise
+        :class:`attnlab.errors.ConfigError` naming the field (exit 2). Default: nothing to check."""
+
+    def estimate(self, config: StudyConfig) -> tuple[float, float] | None:
+        """``(bytes, work)``: the peak memory of the largest task (bytes) and the total work (the study's
+        unit, e.g. flops) from the config's sizes, or ``(bytes, work, field)`` naming the field that drives
+        it. The runner refuses a config above the machine's memory unless ``--force``. Default: None
+        (unknown)."""
+        return None
+
     def normalization_matrix(self, normalization: str, scale: str = "smoke") -> dict[str, float] | str:
         """Run this study's normalization-sensitive experiment under ``normalization`` (any registry name)
         at ``scale`` ("smoke" or "quick") and return its headline metrics {metric name: value}; return a

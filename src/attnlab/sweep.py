@@ -42,6 +42,21 @@ def grid_points(grid: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
+def dedupe_grid(grid: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
+    """The grid with repeated values of a key removed (first occurrence kept), with a warning on stderr:
+    ``--grid h=3,3`` would run the same point twice and double its rows."""
+    out: dict[str, list[Any]] = {}
+    for key, values in grid.items():
+        kept: list[Any] = []
+        for v in values:
+            if v in kept:
+                print(f"warning: --grid {key}: duplicate value {v!r} removed", file=sys.stderr)
+            else:
+                kept.append(v)
+        out[key] = kept
+    return out
+
+
 def point_key(point: Mapping[str, Any]) -> str:
     """A filename-safe name for a grid point, e.g. ``h=2_T=64``."""
     parts = []
@@ -71,26 +86,37 @@ def run_job(payload: Mapping[str, Any]) -> dict:
                 sys.path.append(p)
         if payload.get("threads"):
             _worker_init(int(payload["threads"]))
-        from .config import coerce_overrides
+        from .runner import load_study
         from .store import table_to_bytes
-        from .studies import Task, get_study
+        from .study import Task
 
-        study = get_study(payload["study"])
-        config = study.config_cls(**coerce_overrides(study.config_cls, payload["config"]))
+        study = load_study(payload["study"])
+        config = study.config_cls.from_dict(payload["config"])  # the one serialized form, not re-parsed
         tables = study.run_task(config, Task.from_dict(payload["task"]))
         return {"ok": True, "tables": {k: table_to_bytes(v) for k, v in tables.items()},
                 "wall_s": time.perf_counter() - start}
     except BaseException as e:  # noqa: BLE001 - reported by the driver, others go on
-        return {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(),
-                "wall_s": time.perf_counter() - start}
+        return failure(e, time.perf_counter() - start)
+
+
+def failure(e: BaseException, wall_s: float = 0.0) -> dict:
+    """A failed job's result: the error in one line, its kind, whether rerunning can change it
+    (``deterministic``: a DivergenceError or bad input fails the same way again), and the traceback."""
+    from .errors import DivergenceError, UserError
+
+    return {"ok": False, "error": f"{type(e).__name__}: {e}", "error_type": type(e).__name__,
+            "deterministic": isinstance(e, (DivergenceError, UserError)), "traceback": traceback.format_exc(),
+            "wall_s": wall_s}
 
 
 # ---- the driver side ---------------------------------------------------------------------------------------
 def execute(jobs: list[tuple[str, dict]], on_result: Callable[[str, dict], None], executor: str = "local",
             workers: int | None = None, address: str | None = None, progress: bool = True,
             initial_done: int = 0, total: int | None = None, desc: str = "tasks",
-            fn: Callable[[Mapping[str, Any]], dict] = run_job) -> list[tuple[str, dict]]:
-    """Run every (key, payload) job; returns the failures [(key, result)]."""
+            fn: Callable[[Mapping[str, Any]], dict] = run_job,
+            on_failure: Callable[[str, dict], None] | None = None) -> list[tuple[str, dict]]:
+    """Run every (key, payload) job; returns the failures [(key, result)] (``on_failure`` is called for
+    each as it arrives, e.g. to print one line)."""
     if executor not in EXECUTORS:
         raise UserError(f"--executor {executor!r}: must be one of {', '.join(EXECUTORS)}")
     workers = workers or default_workers()
@@ -102,7 +128,8 @@ def execute(jobs: list[tuple[str, dict]], on_result: Callable[[str, dict], None]
     def handle(key: str, result: dict) -> None:
         if not result.get("ok"):
             failures.append((key, result))
-            print(f"task {key} failed: {result.get('error')}", file=sys.stderr)
+            if on_failure is not None:
+                on_failure(key, result)
         else:
             on_result(key, result)
         bar.update(1)
@@ -111,8 +138,7 @@ def execute(jobs: list[tuple[str, dict]], on_result: Callable[[str, dict], None]
         if not jobs:
             return failures
         if executor == "serial":
-            for key, payload in jobs:
-                handle(key, fn(payload))
+            _run_serial(jobs, handle, fn)
         elif executor == "local":
             _run_pool(jobs, handle, workers, fn)
         else:
@@ -120,6 +146,19 @@ def execute(jobs: list[tuple[str, dict]], on_result: Callable[[str, dict], None]
     finally:
         bar.close()
     return failures
+
+
+def _run_serial(jobs, handle, fn) -> None:
+    """In this process, with one torch thread like a pool worker (so the numbers are the same bit for bit)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for key, payload in jobs:
+            handle(key, fn(payload))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _run_pool(jobs, handle, workers: int, fn) -> None:
@@ -151,7 +190,7 @@ def _run_dask(jobs, handle, workers: int, address: str | None, fn) -> None:
             except (OSError, TimeoutError) as e:
                 raise UserError(f"--address {address}: cannot reach a Dask scheduler ({e})") from None
         else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+            cluster = LocalCluster(n_workers=max(1, min(workers, len(jobs))), threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=40)
             client = Client(cluster)
         with client:

@@ -4,6 +4,9 @@ The five studies live in sub-packages listed in ``STUDY_MODULES``; each exposes 
 :class:`attnlab.study.Study`.  Extra studies (your own, or test fixtures) are registered without
 touching this file by naming their modules in the environment variable ``ATTNLAB_STUDIES``
 (comma-separated ``package.module`` paths, each exposing ``STUDY``).
+
+The normalization matrix is not a study: it is the cross-study module :mod:`attnlab.matrix`, run by
+``attnlab run matrix`` / ``reproduce --matrix`` through :func:`attnlab.runner.load_study`.
 """
 from __future__ import annotations
 
@@ -21,9 +24,6 @@ STUDY_MODULES = {
     "gd-heads": "attnlab.studies.gd_heads",
     "selectivity": "attnlab.studies.selectivity",
 }
-
-# Runnable like a study (``attnlab run matrix``) but not one of the five: not listed, not in reproduce.
-AUX_MODULES = {"matrix": "attnlab.matrix"}
 
 _cache: dict[str, Study] | None = None
 
@@ -57,7 +57,7 @@ def registry() -> dict[str, Study]:
 
 def get_study(name: str) -> Study:
     """The study called ``name``; imports only its own module (workers stay light)."""
-    path = STUDY_MODULES.get(name) or AUX_MODULES.get(name)
+    path = STUDY_MODULES.get(name)
     if path and _module_present(path):
         return importlib.import_module(path).STUDY
     extra = [m.strip() for m in os.environ.get("ATTNLAB_STUDIES", "").split(",") if m.strip()]
@@ -65,10 +65,23 @@ def get_study(name: str) -> Study:
         study = importlib.import_module(module).STUDY
         if study.name == name:
             return study
-    known_names = [n for n, p in {**STUDY_MODULES, **AUX_MODULES}.items() if _module_present(p)]
+    known_names = [n for n, p in STUDY_MODULES.items() if _module_present(p)]
     known_names += [importlib.import_module(m).STUDY.name for m in extra]
     known = ", ".join(known_names)
     raise UserError(f"unknown study {name!r} (known: {known or '(none registered)'})")
 
 
 __all__ = ["Figure", "Study", "Task", "registry", "get_study", "STUDY_MODULES"]
+
+
+class _CallablePackage(type(importlib)):
+    """This package, callable: ``attnlab.studies()`` -> :func:`registry` ({name: Study}), the Python API's list
+    of studies (``attnlab.studies`` is this package, so the API function could not be a plain attribute)."""
+
+    def __call__(self) -> dict[str, Study]:
+        return registry()
+
+
+import sys as _sys  # noqa: E402
+
+_sys.modules[__name__].__class__ = _CallablePackage
