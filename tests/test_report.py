@@ -236,7 +236,7 @@ def test_consistency_checks_apart_and_prose(tmp_path, fixture_registry):
     lead = re.findall(r'<p class="lead">(.*?)</p>', section, flags=re.S)[0]
     assert lead.startswith("At the smoke preset, 1 of 4 findings pass; 1 fails (<code>entropy_above_log_n</code>)")
     assert "1 is undecided (<code>needs_more_seeds</code>)" in lead and "1 raised an error" in lead
-    assert "The 1 consistency check (which hold by construction) holds." in lead
+    assert "Its consistency check (an identity or bound that holds by construction) holds." in lead
     assert "9 numbers and statements in the ledger, 4 agree with ours, 1 is of the same order, 2 disagree" in lead
     assert "The largest gap: <code>mean_entropy_order</code>" not in lead   # same order, not a disagreement
     assert 'href="#ledger-0"' in lead

@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="run even above the resource estimate")
     p = sub.add_parser("report", help="one self-contained HTML page from existing results")
     p.add_argument("dir")
+    p = sub.add_parser("ledger", help="the paper's numbers beside ours, for a run or reproduce dir")
+    p.add_argument("dir")
+    p.add_argument("--recompute", action="store_true",
+                   help="rebuild from the run's tables and the current reference.csv, not ledger.parquet")
+    p.add_argument("--write", action="store_true", help="with --recompute: also rewrite each run's ledger.parquet")
     p = sub.add_parser("bench", help="performance benchmarks (ratios against a baseline run beside)")
     p.add_argument("name", nargs="?")
     p.add_argument("--json", action="store_true", help="one JSON object per benchmark")
@@ -142,6 +147,20 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_ledger(args) -> int:
+    from .ledger import dir_ledger, format_ledger
+
+    if args.write and not args.recompute:
+        raise UserError("--write needs --recompute (it rewrites ledger.parquet from the tables)")
+    print(format_ledger(dir_ledger(Path(args.dir), recompute=args.recompute)), end="")
+    if args.write:
+        from .ledger import rewrite_ledgers
+
+        for path in rewrite_ledgers(Path(args.dir)):
+            print(f"wrote {path}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import registry
 
@@ -159,7 +178,7 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "reproduce": cmd_reproduce,
-            "report": cmd_report, "bench": cmd_bench}
+            "report": cmd_report, "bench": cmd_bench, "ledger": cmd_ledger}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -514,6 +514,18 @@ def dir_ledger(path: Path, recompute: bool = False) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LEDGER_COLUMNS)
 
 
+def rewrite_ledgers(path: Path) -> list[Path]:
+    """Rebuild every run's ledger.parquet under ``path`` from its tables, claims.json and the study's current
+    reference.csv (after the reference data changed); returns the files written."""
+    from .store import atomic_write_bytes, table_to_bytes
+
+    written = []
+    for d in run_dirs(Path(path)):
+        atomic_write_bytes(d / LEDGER_FILE, table_to_bytes(run_ledger(d, recompute=True)))
+        written.append(d / LEDGER_FILE)
+    return written
+
+
 def counts(df: pd.DataFrame) -> dict[str, int]:
     """judgement -> number of rows, every judgement present (0 when none)."""
     got = df["judgement"].value_counts().to_dict() if len(df) else {}
@@ -620,5 +632,5 @@ def plot_paper_points(ax, points: pd.DataFrame, x: str, y: str = "value", label:
 __all__ = ["COLUMNS", "JUDGES", "AGGS", "JUDGEMENTS", "AGREES", "SAME_ORDER", "DISAGREES", "NOT_MEASURED",
            "LEDGER_COLUMNS", "LEDGER_FILE", "ReferenceRow", "ReferenceDataError", "parse_reference",
            "read_reference", "load_reference", "study_package", "measure", "judge", "build_ledger", "ledger_for",
-           "write_run_ledger", "record", "run_ledger", "dir_ledger", "run_dirs", "counts", "format_ledger", "paper_points",
+           "write_run_ledger", "record", "run_ledger", "rewrite_ledgers", "dir_ledger", "run_dirs", "counts", "format_ledger", "paper_points",
            "plot_paper_points", "num"]

@@ -185,6 +185,9 @@ def finish_run(study, config, store: RunStore, keys: list[str], strict: bool, qu
         store.write_table(name, df)
     claims = evaluate(study.claims(), tables, config)
     store.write_json("claims.json", claims)
+    from .ledger import record as record_ledger  # the paper's numbers beside ours -> ledger.parquet
+
+    record_ledger(study, tables, claims, store.root)
     store.figures_dir.mkdir(parents=True, exist_ok=True)
     import matplotlib
 

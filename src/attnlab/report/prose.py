@@ -50,8 +50,9 @@ def claims_sentences(run: Run, preset: str) -> list[str]:
     if checks:
         bad = [c for c in checks if verdict_of(c) != "pass"]
         if not bad:
-            out.append(f"{'The' if len(checks) == 1 else 'All'} {_plural(len(checks), 'consistency check')} "
-                       f"(which hold by construction) {'holds' if len(checks) == 1 else 'hold'}.")
+            out.append("Its consistency check (an identity or bound that holds by construction) holds."
+                       if len(checks) == 1 else f"All {len(checks)} consistency checks (identities or bounds that "
+                       "hold by construction) hold.")
         else:
             out.append(f"{len(bad)} of {_plural(len(checks), 'consistency check')} did not hold ({_ids(bad)}): "
                        "these hold by construction, so a failure points at the code.")
