@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from ... import rng
 from ...benchtools import BenchResult, time_rate
 from .data import one_hot, sample_tokens, statistics
 from .models import CopyHeads
@@ -27,19 +28,19 @@ def benchmark(quick: bool = False) -> BenchResult:
     torch.set_num_threads(1)
     try:
         geo = Geometry(L, "cyclic")
-        gen = torch.Generator().manual_seed(0)
+        gen = rng.torch_generator(0, "bench", L)
         rates, build = {}, {}
-        C_test = statistics(sample_tokens(10, L, V, 1), V)
+        C_test = statistics(sample_tokens(10, L, V, rng.numpy_rng(0, "bench", "test", L)), V)
         for P in (100, 10_000, 100_000):
             t0 = time.perf_counter()
-            C = statistics(sample_tokens(P, L, V, 2), V)
+            C = statistics(sample_tokens(P, L, V, rng.numpy_rng(0, "bench", "data", L, P)), V)
             build[P] = time.perf_counter() - t0
             post = ReducedPosterior(C[None], torch.tensor([[P * L * 1.0]]), "softmax", geo, V, 1.0, 1.0, 1.0)
             S0 = torch.zeros(1, 1, L, L, dtype=torch.float64)
             rates[f"reduced_steps_per_s_P{P:.0e}".replace("+0", "")] = time_rate(
                 lambda: mala(post, S0, steps, 0, 1, gen, C_test, 10 * L), steps, min_time)
         P = 10_000
-        X = CopyHeads.layout(one_hot(sample_tokens(P, L, V, 2), V, dtype=torch.float32)[None])
+        X = CopyHeads.layout(one_hot(sample_tokens(P, L, V, rng.numpy_rng(0, "bench", "data", L, P)), V, dtype=torch.float32)[None])
         model = CopyHeads(1, L, V, "softmax", geo, generator=gen, dtype=torch.float32)
         lr = 0.5 * V / (P * L)
         n_full = max(2, steps // 4)

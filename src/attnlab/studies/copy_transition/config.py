@@ -24,16 +24,19 @@ class CopyTransitionConfig(StudyConfig):
     sigma_w2: float = 1.0
     sigma_a2: float = 1.0
     boundary: str = "cyclic"
+    ansatz: str = "one_parameter"    # softmax logits: one_parameter (a, others 0) | shift_invariant (gap a, row-centred)
     attentions: tuple[str, ...] = ("softmax", "linear")
     # theory
-    theory_Ls: tuple[int, ...] = (32, 64, 128, 256, 512)
+    theory_Ls: tuple[int, ...] = (32, 64, 128, 256, 512, 1024, 2048)
     theory_P_min: float = 0.05
     theory_P_max: float = 500.0
     theory_n_P: int = 100
     landscape_factors: tuple[float, ...] = (0.9, 0.97, 1.0, 1.05, 1.15)
+    variant_Ls: tuple[int, ...] = (32, 64, 128, 256, 512)   # softmax P* under cyclic/causal x both ansatze
     # reduced-posterior MALA (W integrated out)
     sample_L: int = 32
-    sample_factors: tuple[float, ...] = (0.1, 0.3, 0.6, 0.8, 0.97, 1.03, 1.08, 1.3, 2.0, 4.0)
+    # inside the window: 0.98, 1.02, 1.05 P* have barriers >= 10 nats from both minima at L = 32 (1.08 P*: 5)
+    sample_factors: tuple[float, ...] = (0.1, 0.3, 0.6, 0.8, 0.98, 1.02, 1.05, 1.3, 2.0, 4.0)
     mala_burn: int = 1000
     mala_steps: int = 1500
     mala_thin: int = 10
@@ -49,6 +52,8 @@ class CopyTransitionConfig(StudyConfig):
     adam_factor_min: float = 0.3
     adam_factor_max: float = 3.0
     adam_n_P: int = 21
+    adam_linear_factor_min: float = 0.3   # linear Adam grid: P / P_MAP (joint-MAP onset kappa V) in [min, max]
+    adam_linear_factor_max: float = 8.0
     adam_steps: int = 1500
     adam_lr: float = 0.02
     adam_record_every: int = 50
@@ -64,13 +69,16 @@ class CopyTransitionConfig(StudyConfig):
                             "landscape_factors")
         self.check_nonnegative("mala_burn", "langevin_burn", "copy_logit")
         self.check_choice("boundary", set(BOUNDARIES))
+        self.check_choice("ansatz", {"one_parameter", "shift_invariant"})
         self.check_choice("attentions", {"softmax", "linear"})
         self.check_choice("parametrization", {"free", "factorized"})
         if not self.attentions:
             raise ConfigError("attentions", "needs at least one attention")
         if self.V < 2:
             raise ConfigError("V", f"must be >= 2, got {self.V}")
-        for name in ("theory_Ls",):
+        if self.adam_linear_factor_max <= self.adam_linear_factor_min or self.adam_linear_factor_min <= 0:
+            raise ConfigError("adam_linear_factor_max", "must exceed adam_linear_factor_min > 0")
+        for name in ("theory_Ls", "variant_Ls"):
             if any(L < 4 for L in getattr(self, name)):
                 raise ConfigError(name, "every L must be >= 4")
         if self.sample_L < 4:
@@ -88,14 +96,15 @@ class CopyTransitionConfig(StudyConfig):
 
 
 PRESETS = {
-    "smoke": dict(theory_Ls=(32,), theory_n_P=24, theory_P_max=100.0, sample_L=32, seeds=2,
+    "smoke": dict(theory_Ls=(32,), variant_Ls=(32,), theory_n_P=24, theory_P_max=100.0, sample_L=32, seeds=2,
                   sample_factors=(0.3, 1.0, 3.0), mala_burn=100, mala_steps=100, mala_thin=5, n_test=200,
                   langevin_factors=(0.3,), langevin_chains=1, langevin_steps=100, langevin_burn=50, adam_n_P=4,
                   adam_steps=150, adam_record_every=15, landscape_factors=(0.9, 1.0, 1.15)),
     "quick": dict(seeds=3),
-    "paper": dict(theory_Ls=(32, 64, 128, 256, 512, 1024, 2048), theory_n_P=200, seeds=8, mala_burn=20000,
+    "paper": dict(theory_Ls=(32, 64, 128, 256, 512, 1024, 2048), theory_n_P=200,
+                  variant_Ls=(32, 64, 128, 256, 512, 1024), seeds=8, mala_burn=20000,
                   mala_steps=50000, mala_thin=100, n_test=10000, langevin_steps=70000, langevin_burn=20000,
                   langevin_chains=4, langevin_factors=(0.3, 0.6, 0.9, 1.0, 1.1, 1.5, 3.0), adam_n_P=41,
                   adam_steps=20000, adam_lr=0.001, adam_record_every=200,
-                  sample_factors=(0.1, 0.2, 0.3, 0.45, 0.6, 0.7, 0.8, 0.9, 0.97, 1.03, 1.08, 1.2, 1.3, 2.0, 4.0)),
+                  sample_factors=(0.1, 0.2, 0.3, 0.45, 0.6, 0.7, 0.8, 0.9, 0.98, 1.02, 1.05, 1.2, 1.3, 2.0, 4.0)),
 }

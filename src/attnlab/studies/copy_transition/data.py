@@ -25,8 +25,9 @@ def attention_mask(L: int, boundary: str, device="cpu") -> torch.Tensor | None:
     return None
 
 
-def sample_tokens(P: int, L: int, V: int, seed: int) -> np.ndarray:
-    """(P, L) int tokens i.i.d. uniform over V symbols, from numpy's PCG64 seeded with `seed`."""
+def sample_tokens(P: int, L: int, V: int, seed) -> np.ndarray:
+    """(P, L) int tokens i.i.d. uniform over V symbols from `seed`: a numpy Generator (the study passes
+    attnlab.rng.numpy_rng streams) or an int for numpy's PCG64."""
     return np.random.default_rng(seed).integers(0, V, size=(P, L))
 
 

@@ -20,7 +20,7 @@ STYLE = {("mala", "uniform"): dict(marker="o", color="C0", label="MALA, uniform 
          ("adam", "uniform"): dict(marker="x", color="k", label="Adam (MAP), uniform start")}
 
 
-from .claims import _rows as _get  # noqa: E402  (rows of a table where columns equal values)
+from .analysis import select as _get  # noqa: E402  (rows of a table where columns equal values)
 
 
 def _ref(tables, att, L):
@@ -166,9 +166,40 @@ def fig_adam(tables, config, outdir) -> Figure | None:
                         "(table traces).")
 
 
+def fig_variants(tables, config, outdir) -> Figure | None:
+    v = tables.get("theory_variants")
+    if v is None or v.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    style = {("cyclic", "one_parameter"): ("o-", "C0"), ("cyclic", "shift_invariant"): ("s--", "C1"),
+             ("causal", "one_parameter"): ("^-", "C2"), ("causal", "shift_invariant"): ("v--", "C3")}
+    for (b, a), g in v.groupby(["boundary", "ansatz"]):
+        g = g.sort_values("L")
+        fmt, c = style.get((b, a), (".-", "k"))
+        P = np.where(g.has_window == 1, g.P_star, np.nan)
+        x = g.L * np.log(g.L) ** 2
+        ax.plot(x, P / x, fmt, color=c, label=f"{b}, {a}: P* (first order)")
+        cross = g[g.has_window == 0]
+        if len(cross):
+            ax.plot(cross.L * np.log(cross.L) ** 2, cross.P_cross / (cross.L * np.log(cross.L) ** 2), "x", color=c,
+                    ms=8, label=f"{b}, {a}: no window, crossover P")
+    ax.set_xscale("log")
+    ax.set_xlabel("L ln^2 L")
+    ax.set_ylabel("P / (L ln^2 L)")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    name = "theory_variants.png"
+    fig.savefig(outdir / name, dpi=110)
+    plt.close(fig)
+    return Figure(name, "Softmax Maxwell point P*/(L ln^2 L) under the cyclic boundary and the causal mask (row t "
+                        "has t+1 keys), for the one-parameter and the shift-invariant ansatz; crosses: no coexistence "
+                        "window (a continuous crossover at the steepest rise of m). Command: attnlab run "
+                        "copy-transition (table theory_variants).")
+
+
 def make_figures(tables, config, outdir: Path) -> list[Figure]:
     outdir.mkdir(parents=True, exist_ok=True)
     figs = [fig_landscape(tables, config, outdir, "softmax"), fig_landscape(tables, config, outdir, "linear"),
             fig_order(tables, config, outdir, "softmax"), fig_order(tables, config, outdir, "linear"),
-            fig_scaling(tables, config, outdir), fig_adam(tables, config, outdir)]
+            fig_scaling(tables, config, outdir), fig_adam(tables, config, outdir), fig_variants(tables, config, outdir)]
     return [f for f in figs if f is not None]

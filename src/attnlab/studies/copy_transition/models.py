@@ -18,6 +18,7 @@ import math
 import torch
 from torch import nn
 
+from ...normalizations import has_bias
 from .posterior import Geometry, attention, data_products
 
 
@@ -39,6 +40,9 @@ class CopyHeads(nn.Module):
             self.prior_var["WQ"] = self.prior_var["WK"] = s2
             self.WQ = nn.Parameter(torch.randn(B, width, L, generator=generator, **kw) * math.sqrt(s2) * 1e-2)
             self.WK = nn.Parameter(torch.randn(B, width, L, generator=generator, **kw) * math.sqrt(s2) * 1e-2)
+        if has_bias(attention_name):   # a learnable per-head bias logit only for entries that take one
+            self.bias = nn.Parameter(torch.zeros(B, 1, 1, **kw))
+            self.prior_var["bias"] = 1.0
 
     # ---- parameters -----------------------------------------------------------------------------------
     def logits(self) -> torch.Tensor:
@@ -48,7 +52,7 @@ class CopyHeads(nn.Module):
         return self.WQ.transpose(1, 2) @ self.WK / self.width
 
     def alpha(self) -> torch.Tensor:
-        return attention(self.logits(), self.att, self.geo)
+        return attention(self.logits(), self.att, self.geo, getattr(self, "bias", None))
 
     def set_copy_pattern(self, a: float) -> None:
         """Logits a on the copy entries (t, t-1), 0 elsewhere (free parametrization: exact)."""
@@ -71,7 +75,7 @@ class CopyHeads(nn.Module):
         out = 0.0
         for name, var in self.prior_var.items():
             p = getattr(self, name)
-            out = out + (p**2).sum((-1, -2)) * self.kappa / (2 * var)
+            out = out + (p**2).sum(tuple(range(1, p.dim()))) * self.kappa / (2 * var)
         return out
 
     # ---- the network on raw sequences ------------------------------------------------------------------

@@ -15,7 +15,7 @@ import math
 import torch
 
 from ...errors import DivergenceError
-from ...normalizations import normalize
+from ...normalizations import has_bias, normalize
 from .data import attention_mask, target_rows
 
 
@@ -42,9 +42,13 @@ class Geometry:
         return int(self.rows.numel())
 
 
-def attention(S: torch.Tensor, name: str, geo: Geometry) -> torch.Tensor:
-    """alpha = normalization of the logits S (..., L, L) over keys, with the boundary's mask."""
-    return normalize(S, name, dim=-1, mask=geo.mask)
+def attention(S: torch.Tensor, name: str, geo: Geometry, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """alpha = any registry normalization of the logits S (..., L, L) over keys, with the boundary's mask.
+    One head: an entry normalizing jointly over heads and keys reduces to its per-key form (the study's
+    matrix marks it not applicable).  ``bias`` (..., 1, 1): the head's bias logit, passed on only to entries
+    that declare one (has_bias); None = the entry's default."""
+    kw = {"bias": bias} if bias is not None and has_bias(name) else {}
+    return normalize(S, name, dim=-1, mask=geo.mask, **kw)
 
 
 def data_products(alpha: torch.Tensor, C: torch.Tensor, geo: Geometry) -> tuple[torch.Tensor, torch.Tensor]:

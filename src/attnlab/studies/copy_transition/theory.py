@@ -25,18 +25,30 @@ from scipy import optimize
 
 @dataclasses.dataclass(frozen=True)
 class Hyper:
-    """Hyperparameters of the theory: V, L, kappa, sigma_w2, sigma_a2; rows = target rows per sequence."""
+    """Hyperparameters of the theory: V, L, kappa, sigma_w2, sigma_a2; boundary (which rows carry a target and
+    how many keys each row sees); ansatz of the softmax logits (one_parameter | shift_invariant)."""
 
     V: int = 8
     L: int = 32
     kappa: float = 1.0
     sigma_w2: float = 1.0
     sigma_a2: float = 1.0
-    rows: int | None = None  # target rows per sequence (default L: cyclic boundary)
+    rows: int | None = None  # legacy override of the number of target rows (default: from the boundary)
+    boundary: str = "cyclic"
+    ansatz: str = "one_parameter"
 
     @property
     def n_rows(self) -> int:
-        return self.L if self.rows is None else self.rows
+        if self.rows is not None:
+            return self.rows
+        return self.L if self.boundary == "cyclic" else self.L - 1
+
+    @property
+    def keys(self) -> np.ndarray:
+        """Keys seen by each target row: L (cyclic, drop_first) or t + 1 for rows t = 1..L-1 (causal mask)."""
+        if self.boundary == "causal":
+            return np.arange(2, self.L + 1, dtype=float)
+        return np.full(self.n_rows, float(self.L))
 
     @property
     def c(self) -> float:
@@ -54,42 +66,73 @@ def energy_terms(P, m, q, r, rho, h: Hyper):
     return e_data, e_occam
 
 
-def softmax_order_params(a, L: int):
-    """(m, q) of the one-parameter softmax ansatz at copy logit a. [reconstruction]"""
+def _key_groups(h_or_L):
+    """(distinct key counts k, weight of each = fraction of target rows) for a Hyper or an int L (cyclic)."""
+    if isinstance(h_or_L, Hyper):
+        k, w = np.unique(h_or_L.keys, return_counts=True)
+        return k, w / w.sum()
+    return np.array([float(h_or_L)]), np.array([1.0])
+
+
+def softmax_order_params(a, L):
+    """(m, q) of the one-parameter softmax ansatz at copy-logit gap a (copy logit minus the others), averaged
+    over target rows: a row with k keys has p = 1/(1 + (k-1) e^{-a}), q_row = p^2 + (1-p)^2/(k-1).
+    ``L`` is an int (L keys per row, the cyclic case) or a Hyper (its boundary's keys).  [reconstruction]"""
     a = np.asarray(a, dtype=float)
-    m = 1.0 / (1.0 + (L - 1) * np.exp(-a))
-    q = m**2 + (1.0 - m) ** 2 / (L - 1)
-    return m, q
+    k, w = _key_groups(L)
+    ae = a[..., None]
+    p = 1.0 / (1.0 + (k - 1) * np.exp(-ae))
+    qr = p**2 + (1.0 - p) ** 2 / (k - 1)
+    return (p * w).sum(-1), (qr * w).sum(-1)
+
+
+def softmax_prior_factor(h: Hyper) -> float:
+    """Prior cost of the softmax ansatz = factor * L a^2 / (2 sigma_a2) (a: the copy-logit gap).
+    one_parameter: copy logit a, the others 0 -> factor = number of target rows.  shift_invariant (softmax is
+    unchanged by a constant added to a row): copy logit a (k-1)/k, the others -a/k, the cheapest logits with
+    gap a -> factor = sum over target rows of (k-1)/k.  [reconstruction]"""
+    if h.ansatz == "shift_invariant":
+        return float(np.sum((h.keys - 1) / h.keys))
+    return float(h.n_rows)
 
 
 def softmax_action(P, a, h: Hyper):
-    """F(a; P) = L^2 a^2/(2 sigma_a2) + E_data + E_Occam for the softmax ansatz. [reconstruction]"""
+    """F(a; P) = prior + E_data + E_Occam for the softmax ansatz (cyclic one_parameter: L^2 a^2/(2 sigma_a2)
+    + ...). [reconstruction]"""
     a = np.asarray(a, dtype=float)
-    m, q = softmax_order_params(a, h.L)
+    m, q = softmax_order_params(a, h)
     e_data, e_occam = energy_terms(P, m, q, 1.0, 1.0, h)
-    return h.L**2 * a**2 / (2 * h.sigma_a2) + e_data + e_occam
+    return softmax_prior_factor(h) * h.L * a**2 / (2 * h.sigma_a2) + e_data + e_occam
 
 
-def linear_order_params(a, x, L: int, sigma_a2: float):
-    """(m, q, r, rho) of the linear ansatz; b2 = x sigma_a2 / L. [reconstruction]"""
+def linear_order_params(a, x, L: int, sigma_a2: float, kbar: float | None = None):
+    """(m, q, r, rho) of the linear ansatz; b2 = x sigma_a2 / L; kbar = mean keys per row (default L).
+    [reconstruction]"""
     a = np.asarray(a, dtype=float)
     b2 = np.asarray(x, dtype=float) * sigma_a2 / L
-    q = a**2 + L * b2
+    q = a**2 + (L if kbar is None else kbar) * b2
     return a, q, q, a
 
 
+def _kbar(h: Hyper) -> float:
+    return float(np.mean(h.keys))
+
+
 def linear_action(P, a, x, h: Hyper):
-    """F(a, x; P), x = b2 L / sigma_a2, for the linear ansatz. [reconstruction]"""
+    """F(a, x; P), x = b2 L / sigma_a2, for the linear ansatz: prior R L a^2/(2 sigma_a2) + (N/2)(x - ln x - 1)
+    with R target rows and N = sum of their keys (cyclic: L^2 a^2/(2 sigma_a2) + (L^2/2)(...)). [reconstruction]"""
     x = np.asarray(x, dtype=float)
-    m, q, r, rho = linear_order_params(a, x, h.L, h.sigma_a2)
+    m, q, r, rho = linear_order_params(a, x, h.L, h.sigma_a2, _kbar(h))
     e_data, e_occam = energy_terms(P, m, q, r, rho, h)
-    prior = h.L**2 * np.asarray(a, dtype=float) ** 2 / (2 * h.sigma_a2) + 0.5 * h.L**2 * (x - np.log(x) - 1.0)
+    prior = (h.n_rows * h.L * np.asarray(a, dtype=float) ** 2 / (2 * h.sigma_a2)
+             + 0.5 * float(np.sum(h.keys)) * (x - np.log(x) - 1.0))
     return prior + e_data + e_occam
 
 
 def a_bound(P, h: Hyper) -> float:
     """Any minimizer has L^2 a^2/(2 sigma_a2) <= n/(2 kappa) (E_data is in [0, n/2kappa]): a <= this."""
-    return math.sqrt(h.sigma_a2 * float(P) * h.n_rows / (h.kappa * h.L**2)) + 1e-9
+    f = min(softmax_prior_factor(h), float(h.n_rows)) if h.ansatz == "shift_invariant" else float(h.n_rows)
+    return math.sqrt(h.sigma_a2 * float(P) * h.n_rows / (h.kappa * h.L * f)) + 1e-9
 
 
 # ---- softmax: minima, spinodals, Maxwell point ----------------------------------------------------------------
@@ -140,12 +183,13 @@ def locate_softmax(h: Hyper, P_grid: np.ndarray) -> dict:
     for P in P_grid:
         mins = softmax_minima(P, h)
         a_best, F_best = min(mins, key=lambda t: t[1])
-        m, q = softmax_order_params(a_best, h.L)
+        m, q = softmax_order_params(a_best, h)
         rows.append(dict(P=float(P), a=a_best, m=float(m), q=float(q), residual=float(1 - m**2 / q),
                          n_minima=len(mins), F=F_best))
         counts.append(len(mins))
     counts = np.array(counts)
-    out = dict(rows=rows, P_star=math.nan, P_spinodal_low=math.nan, P_spinodal_high=math.nan)
+    out = dict(rows=rows, P_star=math.nan, P_spinodal_low=math.nan, P_spinodal_high=math.nan,
+               P_cross=steepest_rise([r["P"] for r in rows], [r["m"] for r in rows]))
     two = np.where(counts >= 2)[0]
     if two.size == 0:
         return out
@@ -178,9 +222,37 @@ def locate_softmax(h: Hyper, P_grid: np.ndarray) -> dict:
     out["P_star"] = P_star
     mins = softmax_minima(P_star, h)
     for tag, (a_, _) in (("low", mins[0]), ("high", mins[-1])):
-        m, q = softmax_order_params(a_, h.L)
+        m, q = softmax_order_params(a_, h)
         out[f"a_{tag}"], out[f"m_{tag}"], out[f"residual_{tag}"] = a_, float(m), float(1 - m**2 / q)
     return out
+
+
+def steepest_rise(P, m) -> float:
+    """P of the steepest rise of m per ln P on a grid (geometric midpoint of the steepest interval): the
+    crossover point when there is no coexistence window (at a jump it is P*)."""
+    P, m = np.asarray(P, float), np.asarray(m, float)
+    if len(P) < 2:
+        return math.nan
+    order = np.argsort(P)
+    P, m = P[order], m[order]
+    keep = np.concatenate([[True], np.diff(np.log(P)) > 1e-9])   # drop repeated grid points
+    P, m = P[keep], m[keep]
+    i = int(np.argmax(np.diff(m) / np.diff(np.log(P))))
+    return float(math.sqrt(P[i] * P[i + 1]))
+
+
+def softmax_barriers(P: float, h: Hyper) -> tuple[float, float]:
+    """Barrier heights (nats) of F(a; P) along the ansatz path inside the coexistence window: (F(saddle) -
+    F(uniform minimum), F(saddle) - F(copy minimum)); (nan, nan) with a single minimum.  A lower bound on
+    the time scale exp(barrier) of a chain's escape, up to the path's entropy.  [reconstruction]"""
+    mins = softmax_minima(P, h)
+    if len(mins) < 2:
+        return math.nan, math.nan
+    (a0, F0), (a1, F1) = mins[0], mins[-1]
+    res = optimize.minimize_scalar(lambda t: -float(softmax_action(P, t, h)), bounds=(a0, a1), method="bounded",
+                                   options={"xatol": 1e-10})
+    top = -float(res.fun)
+    return top - F0, top - F1
 
 
 # ---- linear: profile over x, curvature at a = 0, onset P_c, exponent ---------------------------------------------
@@ -202,10 +274,12 @@ def _energy_grads(P, m, q, r, rho, h: Hyper):
 
 def linear_grad(P, a, x, h: Hyper):
     """(dF/da, dF/dx) of the linear action (analytic; q = r = a^2 + x sigma_a2, m = rho = a)."""
-    m, q, r, rho = linear_order_params(a, x, h.L, h.sigma_a2)
+    kbar = _kbar(h)
+    m, q, r, rho = linear_order_params(a, x, h.L, h.sigma_a2, kbar)
     E_m, E_q, E_r, E_rho = _energy_grads(P, m, q, r, rho, h)
-    dF_da = h.L**2 * np.asarray(a, float) / h.sigma_a2 + E_m + E_rho + 2 * np.asarray(a, float) * (E_q + E_r)
-    dF_dx = 0.5 * h.L**2 * (1.0 - 1.0 / np.asarray(x, float)) + h.sigma_a2 * (E_q + E_r)
+    dF_da = h.n_rows * h.L * np.asarray(a, float) / h.sigma_a2 + E_m + E_rho + 2 * np.asarray(a, float) * (E_q + E_r)
+    dF_dx = (0.5 * float(np.sum(h.keys)) * (1.0 - 1.0 / np.asarray(x, float))
+             + h.sigma_a2 * kbar / h.L * (E_q + E_r))
     return dF_da, dF_dx
 
 
@@ -250,11 +324,12 @@ def linear_profile(P: float, a, h: Hyper) -> tuple[np.ndarray, np.ndarray]:
 
 def linear_curvature(P: float, h: Hyper) -> float:
     """d^2F/da^2 at a = 0 with x at its optimum (a = 0 is stationary; F is even in a):
-    L^2/sigma_a2 - V g (g/kappa - V) / (c + g L b2).  [reconstruction]"""
+    R L/sigma_a2 - V g (g/kappa - V) / (c + g kbar b2) (cyclic: L^2/sigma_a2 - V g (g/kappa - V)/(c + g L b2)).
+    [reconstruction]"""
     x0 = linear_x_star_scalar(P, 0.0, h)
     g = P * h.n_rows / h.V
     b2 = x0 * h.sigma_a2 / h.L
-    return h.L**2 / h.sigma_a2 - h.V * g * (g / h.kappa - h.V) / (h.c + g * h.L * b2)
+    return h.n_rows * h.L / h.sigma_a2 - h.V * g * (g / h.kappa - h.V) / (h.c + g * _kbar(h) * b2)
 
 
 def _stationary_a(P: float, h: Hyper, lo: float, hi: float) -> float:
@@ -288,7 +363,7 @@ def locate_linear(h: Hyper, P_grid: np.ndarray, n_fit: int = 12, fit_span: float
     rows = []
     for P in P_grid:
         a, x, F, n_min = linear_minimum(P, h)
-        m, q, _, _ = linear_order_params(a, x, h.L, h.sigma_a2)
+        m, q, _, _ = linear_order_params(a, x, h.L, h.sigma_a2, _kbar(h))
         rows.append(dict(P=float(P), a=a, m=float(m), q=float(q), residual=float(1 - m**2 / q),
                          n_minima=n_min, F=F, b2=x * h.sigma_a2 / h.L))
     curv = np.array([linear_curvature(P, h) for P in P_grid])
@@ -336,7 +411,7 @@ def reference_points(h: Hyper, attention: str, p_min: float = 0.05, p_max: float
     grid = P_grid(h, p_min, p_max, n)
     if attention == "softmax":
         out = locate_softmax(h, grid)
-        return {k: out[k] for k in ("P_star", "P_spinodal_low", "P_spinodal_high")}
+        return {k: out[k] for k in ("P_star", "P_spinodal_low", "P_spinodal_high", "P_cross")}
     curv = np.array([linear_curvature(P, h) for P in grid])
     neg = np.where(curv < 0)[0]
     if neg.size == 0 or neg[0] == 0:
@@ -347,7 +422,19 @@ def reference_points(h: Hyper, attention: str, p_min: float = 0.05, p_max: float
 
 
 def reference_P(ref: dict, attention: str) -> float:
-    return ref["P_star"] if attention == "softmax" else ref["P_c"]
+    """softmax: P* (the crossover P_cross when there is no coexistence window); linear: P_c."""
+    if attention == "softmax":
+        return ref["P_star"] if math.isfinite(ref["P_star"]) else ref.get("P_cross", math.nan)
+    return ref["P_c"]
+
+
+def linear_map_onset(h: Hyper) -> float:
+    """P at which the joint MAP of (S, W) (what Adam finds) leaves S = 0, W = 0 for linear attention, from the
+    data-averaged objective: the copy mode S = a shift, W = w I couples through -n a w, the weight decays are
+    gamma_A = kappa L/sigma_a2 on R copy entries and gamma_W = kappa V/sigma_w2 on the V diagonal entries of W,
+    so the Hessian at 0 turns indefinite when n^2 / V > gamma_A R gamma_W, i.e.
+    P_MAP = kappa V sqrt(L / R) / (sigma_a sigma_w)   (cyclic: kappa V, whatever L).  [reconstruction]"""
+    return h.kappa * h.V * math.sqrt(h.L / h.n_rows) / math.sqrt(h.sigma_a2 * h.sigma_w2)
 
 
 def global_minimum(P: float, h: Hyper, attention: str) -> dict:
@@ -355,11 +442,11 @@ def global_minimum(P: float, h: Hyper, attention: str) -> dict:
     if attention == "softmax":
         mins = softmax_minima(P, h)
         a, _ = min(mins, key=lambda t: t[1])
-        m, q = softmax_order_params(a, h.L)
+        m, q = softmax_order_params(a, h)
         n_min = len(mins)
     else:
         a, x, _, n_min = linear_minimum(P, h)
-        m, q, _, _ = linear_order_params(a, x, h.L, h.sigma_a2)
+        m, q, _, _ = linear_order_params(a, x, h.L, h.sigma_a2, _kbar(h))
     return dict(a=float(a), m=float(m), q=float(q), residual=float(1 - m**2 / q), n_minima=n_min)
 
 

@@ -10,9 +10,24 @@ import math
 import numpy as np
 import torch
 
-from ...errors import check_finite
+from ...errors import DivergenceError, check_finite
 from .models import CopyHeads
 from .posterior import ReducedPosterior, attention, mse_from_stats, order_parameters
+
+
+CHECK_EVERY = 10        # steps between divergence checks (each check syncs a (B,) tensor)
+GROWTH = 1e3            # an objective above GROWTH * max(|its start value|, 1) is an explosion
+
+
+def check_objective(name: str, value: torch.Tensor, start: torch.Tensor, step: int) -> None:
+    """Raise DivergenceError naming the step and quantity when `value` (per chain) is not finite or has grown
+    beyond GROWTH times its start value (a sampler or optimiser that left the posterior's scale)."""
+    check_finite(name, value, step)
+    bound = GROWTH * torch.clamp(start.abs(), min=1.0)
+    if bool((value > bound).any()):
+        worst = float((value / bound).max()) * GROWTH
+        raise DivergenceError(f"{name} exploded at step {step}: {worst:.3g} x its start value (lower the learning "
+                              f"rate or step size)")
 
 
 def _record(rows: list, S, alpha, geo, extra: dict, step: int, mse=None):
@@ -42,6 +57,8 @@ def mala(post: ReducedPosterior, S0: torch.Tensor, n_burn: int, n_steps: int, th
     eps = torch.full(shape, eps0 if eps0 is not None else 0.1 * post.sigma_a2 / geo.L, dtype=S.dtype,
                      device=S.device)
     U, g = post.energy_and_grad(S)
+    check_finite("MALA energy", U, 0)
+    U0 = U.clone()
     acc_sum = torch.zeros(shape, dtype=S.dtype, device=S.device)
     rows: list = []
     for k in range(n_burn + n_steps):
@@ -58,7 +75,8 @@ def mala(post: ReducedPosterior, S0: torch.Tensor, n_burn: int, n_steps: int, th
         S = torch.where(accept[..., None, None], S_new, S)
         U = torch.where(accept, U_new, U)
         g = torch.where(accept[..., None, None], g_new, g)
-        check_finite("MALA energy", U, k)
+        if k % CHECK_EVERY == 0 or k == n_burn + n_steps - 1:
+            check_objective("MALA energy", U, U0, k)
         if k < n_burn:
             eps = eps * torch.exp((p_acc - target_accept) * 2.0 / math.sqrt(k + 10.0))
         else:
@@ -84,10 +102,14 @@ def langevin(model: CopyHeads, Xl: torch.Tensor, lr: float, n_steps: int, n_burn
     params = [p for p in model.parameters()]
     sd = math.sqrt(2 * lr * model.kappa)
     rows: list = []
+    J0 = None
     for k in range(n_steps):
         J = model.data_loss(Xl) + model.prior_energy()
         grads = torch.autograd.grad(J.sum(), params)
-        check_finite("Langevin objective", J.detach(), k)
+        if J0 is None:
+            J0 = J.detach().clone()
+        if k % CHECK_EVERY == 0 or k == n_steps - 1:
+            check_objective("Langevin objective", J.detach(), J0, k)
         with torch.no_grad():
             for p, gr in zip(params, grads):
                 p.add_(-lr * gr + sd * torch.randn(p.shape, generator=generator, dtype=p.dtype, device=p.device))
@@ -106,6 +128,7 @@ def adam(model: CopyHeads, C: torch.Tensor, n: torch.Tensor, lr: float, n_steps:
     Records every `record_every` steps: m, q, residual, logit gap, train loss per target and test MSE."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rows: list = []
+    J0 = None
     for k in range(n_steps + 1):
         if k % record_every == 0 or k == n_steps:
             with torch.no_grad():
@@ -117,7 +140,10 @@ def adam(model: CopyHeads, C: torch.Tensor, n: torch.Tensor, lr: float, n_steps:
             break
         opt.zero_grad()
         J = model.data_loss_stats(C, n) + model.prior_energy()
-        check_finite("Adam objective", J.detach(), k)
+        if J0 is None:
+            J0 = J.detach().clone()
+        if k % CHECK_EVERY == 0 or k == n_steps - 1:
+            check_objective("Adam objective", J.detach(), J0, k)
         J.sum().backward()
         opt.step()
     return rows

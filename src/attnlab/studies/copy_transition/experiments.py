@@ -1,0 +1,262 @@
+"""The experiment layer of copy-transition: one registered function per task kind (``fn(config, params) ->
+Tables``).
+
+Kinds: ``theory`` (the ansatz action's minimizer, spinodals, Maxwell point / onset at one (attention, L)),
+``mala`` (reduced-posterior MALA from both starts on half of the sampled P grid), ``langevin`` (full-network
+Langevin on (S, W)), ``adam`` (full-batch Adam, the MAP).  Every random draw comes from :mod:`attnlab.rng`
+keyed by the task's parts: data ("data", attention, L, P, seed) - shared by MALA and Langevin, the same P
+sequences -, ("adam-data", attention, L, P, seed), test sequences ("test", L), sampler noise ("mala",
+attention, part), ("langevin", attention, P), ("adam", attention).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ... import rng
+from ...study import Experiments, Tables
+from . import theory as th
+from .data import one_hot, sample_tokens, statistics
+from .models import CopyHeads
+from .posterior import Geometry, ReducedPosterior
+from .train import adam, langevin, mala
+
+EXPERIMENTS = Experiments()
+
+
+def hyper(config, L: int) -> th.Hyper:
+    """The theory's hyperparameters at sequence length L for this config (boundary: keys per target row)."""
+    return th.Hyper(V=config.V, L=L, kappa=config.kappa, sigma_w2=config.sigma_w2, sigma_a2=config.sigma_a2,
+                    boundary=config.boundary, ansatz=config.ansatz)
+
+
+def reference_P(config, attention: str, L: int | None = None) -> float:
+    """P_ref of the sampling grids: the theory's P* (softmax; its steepest rise of m when there is no window)
+    or P_c (linear) at L (default sample_L); L when the theory finds none."""
+    L = config.sample_L if L is None else L
+    h = hyper(config, L)
+    ref = th.reference_P(th.reference_points(h, attention, config.theory_P_min, config.theory_P_max), attention)
+    return ref if math.isfinite(ref) else float(L)
+
+
+def sample_Ps(config, attention: str, factors, L: int | None = None) -> list[int]:
+    """P = round(factor * P_ref) (unique, >= 1)."""
+    ref = reference_P(config, attention, L)
+    return sorted({max(1, int(round(f * ref))) for f in factors})
+
+
+def adam_Ps(config, attention: str) -> list[int]:
+    """Adam's log grid: softmax around P*; linear around the joint-MAP onset P_MAP (what Adam finds)."""
+    f = np.geomspace(config.adam_factor_min, config.adam_factor_max, config.adam_n_P)
+    if attention == "linear":
+        ref = th.linear_map_onset(hyper(config, config.sample_L))
+        return sorted({max(1, int(round(x * ref))) for x in np.geomspace(config.adam_linear_factor_min,
+                                                                          config.adam_linear_factor_max,
+                                                                          config.adam_n_P)})
+    return sample_Ps(config, attention, tuple(f))
+
+
+def tokens(config, P: int, L: int, *key) -> np.ndarray:
+    """(P, L) tokens of the stream (config.seed, *key)."""
+    return sample_tokens(P, L, config.V, rng.numpy_rng(config.seed, *key))
+
+
+def test_statistics(config, L: int):
+    """Statistics of n_test fresh sequences (the test set) and their number of targets."""
+    C = statistics(tokens(config, config.n_test, L, "test", L), config.V, device=config.device)
+    return C, config.n_test * Geometry(L, config.boundary).n_rows
+
+
+def copy_logit(config, att: str, L: int) -> float:
+    """Copy-start logit: config.copy_logit, or 3 ln L (softmax; brief 6.1) / 1 (linear)."""
+    if config.copy_logit > 0:
+        return config.copy_logit
+    return 3 * math.log(L) if att == "softmax" else 1.0
+
+
+# ---- theory -----------------------------------------------------------------------------------------------
+@EXPERIMENTS.register("theory")
+def run_theory(config, params) -> Tables:
+    att, L = params["attention"], params["L"]
+    h = hyper(config, L)
+    grid = th.P_grid(h, config.theory_P_min, config.theory_P_max, config.theory_n_P)
+    base = dict(attention=att, L=L, V=config.V, kappa=config.kappa, sigma_w2=config.sigma_w2,
+                sigma_a2=config.sigma_a2, boundary=config.boundary, ansatz=config.ansatz)
+    trans = dict(base, P_star=np.nan, P_spinodal_low=np.nan, P_spinodal_high=np.nan, P_c=np.nan, P_cross=np.nan,
+                 m_low=np.nan, m_high=np.nan, residual_low=np.nan, residual_high=np.nan, P_map=np.nan)
+    tables = {}
+    if att == "softmax":
+        res = th.locate_softmax(h, grid)
+        for k in ("P_star", "P_spinodal_low", "P_spinodal_high", "P_cross", "m_low", "m_high", "residual_low",
+                  "residual_high"):
+            trans[k] = res.get(k, np.nan)
+        curve = pd.DataFrame(res["rows"]).assign(b2=np.nan)
+        ref = res["P_star"] if math.isfinite(res["P_star"]) else res["P_cross"]
+    else:
+        res = th.locate_linear(h, grid)
+        trans["P_c"] = res["P_c"]
+        trans["P_map"] = th.linear_map_onset(h)
+        curve = pd.DataFrame(res["rows"])
+        tables["linear_onset"] = pd.DataFrame(res["onset"], columns=["P", "P_minus_Pc", "a"]).assign(L=L)
+        ref = res["P_c"]
+    curve = curve.assign(attention=att, L=L)[["attention", "L", "P", "a", "m", "q", "residual", "n_minima", "b2"]]
+    tables["transition"] = pd.DataFrame([trans])
+    tables["theory_curve"] = curve
+    if L == config.sample_L and math.isfinite(ref):
+        rows = []
+        for f in config.landscape_factors:
+            a, F = th.landscape(f * ref, h, att)
+            rows.append(pd.DataFrame(dict(attention=att, L=L, P=f * ref, P_over_ref=f, a=a, F=F)))
+        tables["landscape"] = pd.concat(rows, ignore_index=True)
+    return tables
+
+
+@EXPERIMENTS.register("theory_variants")
+def run_theory_variants(config, params) -> Tables:
+    """Softmax P* and window at one L under each boundary and ansatz (the causal mask in the theory, the
+    shift-invariant ansatz), whatever the run's own boundary/ansatz.  Table `theory_variants`."""
+    L = params["L"]
+    rows = []
+    for boundary in ("cyclic", "causal"):
+        for ansatz in ("one_parameter", "shift_invariant"):
+            h = th.Hyper(V=config.V, L=L, kappa=config.kappa, sigma_w2=config.sigma_w2, sigma_a2=config.sigma_a2,
+                         boundary=boundary, ansatz=ansatz)
+            ref = th.reference_points(h, "softmax", config.theory_P_min, config.theory_P_max, config.theory_n_P)
+            rows.append(dict(L=L, boundary=boundary, ansatz=ansatz, **ref,
+                             has_window=float(math.isfinite(ref["P_spinodal_low"])
+                                              and math.isfinite(ref["P_spinodal_high"]))))
+    return {"theory_variants": pd.DataFrame(rows)}
+
+
+# ---- reduced-posterior MALA ---------------------------------------------------------------------------------
+@EXPERIMENTS.register("mala")
+def run_mala(config, params) -> Tables:
+    att, part = params["attention"], params["part"]
+    L = params.get("L", config.sample_L)
+    V = config.V
+    Ps = sample_Ps(config, att, config.sample_factors, L)[part::2]
+    if not Ps:
+        return {}
+    dev, geo = config.device, Geometry(L, config.boundary, config.device)
+    K = config.seeds
+    C = torch.stack([statistics(tokens(config, P, L, "data", att, L, P, s), V, device=dev)
+                     for P in Ps for s in range(K)])                        # (D, L, L, V, V)
+    n = torch.tensor([[P * geo.n_rows] for P in Ps for _ in range(K)], dtype=C.dtype, device=dev)
+    post = ReducedPosterior(C, n, att, geo, V, config.kappa, config.sigma_w2, config.sigma_a2)
+    S0 = torch.zeros(len(Ps) * K, 2, L, L, dtype=C.dtype, device=dev)      # init 0 = uniform, 1 = copy
+    S0[:, 1] = geo.shift.to(C.dtype) * copy_logit(config, att, L)
+    gen = rng.torch_generator(config.seed, "mala", att, L, part, device=dev)
+    C_test, n_test = test_statistics(config, L)
+    out = mala(post, S0, config.mala_burn, config.mala_steps, config.mala_thin, gen, C_test, n_test)
+    meta = pd.DataFrame([dict(P=P, seed=s, init=init) for P in Ps for s in range(K) for init in ("uniform", "copy")])
+    meta["accept"] = out["accept"]
+    return summarize("mala", att, L, pd.DataFrame(out["samples"]), meta)
+
+
+def summarize(method, att, L, samples: pd.DataFrame, meta: pd.DataFrame) -> Tables:
+    """Per-chain means (+ split-R-hat of m over the two halves of the chain) and the trace table."""
+    samples = samples.join(meta.drop(columns=[c for c in ("accept",) if c in meta]), on="chain")
+    rows = []
+    for chain, g in samples.groupby("chain", sort=True):
+        g = g.sort_values("step")
+        m = g["m"].to_numpy()
+        rows.append(dict(chain=chain, m=m.mean(), q=g["q"].mean(), residual=g["residual"].mean(),
+                         logit_gap=g["logit_gap"].mean(), test_mse=g["test_mse"].mean(),
+                         m_sd=m.std(ddof=1) if len(m) > 1 else np.nan, n_samples=len(m), split_rhat=split_rhat(m)))
+    per = pd.DataFrame(rows).set_index("chain").join(meta).reset_index(drop=True)
+    per = per.assign(method=method, attention=att, L=L)
+    if att == "linear":  # the action is even in a (the readout absorbs the sign): fold the sign
+        sign = np.where(per["m"] < 0, -1.0, 1.0)
+        per["m"], per["logit_gap"] = per["m"] * sign, per["logit_gap"] * sign
+    if "accept" not in per:
+        per["accept"] = np.nan
+    sampling = per[["method", "init", "attention", "L", "P", "seed", "m", "q", "residual", "logit_gap",
+                    "test_mse", "m_sd", "n_samples", "accept", "split_rhat"]]
+    tr = samples.assign(method=method, attention=att, L=L)
+    if "loss" not in tr:
+        tr["loss"] = np.nan
+    traces = tr[["method", "attention", "init", "L", "P", "seed", "step", "m", "residual", "test_mse", "loss"]]
+    return {"sampling": sampling, "traces": traces}
+
+
+def split_rhat(x: np.ndarray) -> float:
+    """Split-R-hat of one chain (Gelman et al.): the two halves as two chains; NaN below 4 samples."""
+    n = len(x) // 2
+    if n < 2:
+        return float("nan")
+    a, b = x[:n], x[n:2 * n]
+    W = 0.5 * (a.var(ddof=1) + b.var(ddof=1))
+    B = n * np.var([a.mean(), b.mean()], ddof=1)
+    if W <= 0:
+        return float("nan") if B == 0 else float("inf")
+    var = (n - 1) / n * W + B / n
+    return float(math.sqrt(var / W))
+
+
+# ---- full-network Langevin ------------------------------------------------------------------------------------
+@EXPERIMENTS.register("langevin")
+def run_langevin(config, params) -> Tables:
+    att, L, V = params["attention"], config.sample_L, config.V
+    dev, geo = config.device, Geometry(L, config.boundary, config.device)
+    C_test, n_test = test_statistics(config, L)
+    out = {"sampling": [], "traces": []}
+    for P in sample_Ps(config, att, config.langevin_factors):
+        K = config.langevin_chains
+        Xs = [one_hot(tokens(config, P, L, "data", att, L, P, s), V, dtype=torch.float32, device=dev)
+              for s in range(K)]
+        X = CopyHeads.layout(torch.stack(Xs).repeat_interleave(2, 0))        # (2K, L, P, V) data per seed
+        gen = rng.torch_generator(config.seed, "langevin", att, L, P, device=dev)
+        model = CopyHeads(2 * K, L, V, att, geo, sigma_a2=config.sigma_a2, sigma_w2=config.sigma_w2,
+                          kappa=config.kappa, parametrization=config.parametrization, width=config.width,
+                          generator=gen, dtype=torch.float32, device=dev)
+        with torch.no_grad():
+            model_copy = CopyHeads(1, L, V, att, geo, parametrization=config.parametrization,
+                                   width=config.width, dtype=torch.float32, device=dev)
+            model_copy.set_copy_pattern(copy_logit(config, att, L))
+            for name, prm in model.named_parameters():
+                if name not in ("W", "bias"):
+                    prm[1::2] = getattr(model_copy, name)[0]
+        lr = min(config.langevin_lr, 0.5 * V / (P * geo.n_rows))             # stability: lr * lambda_max < 1/2
+        thin = max(1, (config.langevin_steps - config.langevin_burn) // 50)
+        rows = langevin(model, X, lr, config.langevin_steps, config.langevin_burn, thin, gen, C_test, n_test)
+        meta = pd.DataFrame([dict(P=P, seed=s, init=init) for s in range(K) for init in ("uniform", "copy")])
+        t = summarize("langevin", att, L, pd.DataFrame(rows), meta)
+        out["sampling"].append(t["sampling"])
+        out["traces"].append(t["traces"])
+    return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
+
+
+# ---- Adam ---------------------------------------------------------------------------------------------------
+@EXPERIMENTS.register("adam")
+def run_adam(config, params) -> Tables:
+    att, L, V = params["attention"], config.sample_L, config.V
+    dev, geo = config.device, Geometry(L, config.boundary, config.device)
+    Ps = adam_Ps(config, att)
+    K = config.seeds
+    C = torch.stack([statistics(tokens(config, P, L, "adam-data", att, L, P, s), V, device=dev)
+                     for P in Ps for s in range(K)])
+    n = torch.tensor([P * geo.n_rows for P in Ps for _ in range(K)], dtype=C.dtype, device=dev)
+    gen = rng.torch_generator(config.seed, "adam", att, L, device=dev)
+    model = CopyHeads(len(Ps) * K, L, V, att, geo, sigma_a2=config.sigma_a2, sigma_w2=config.sigma_w2,
+                      kappa=config.kappa, parametrization=config.parametrization, width=config.width,
+                      generator=gen, device=dev)
+    if config.parametrization == "free":
+        with torch.no_grad():   # small logits: uniform attention (softmax), near-zero attention (linear)
+            model.S.normal_(0.0, 1e-2 * math.sqrt(config.sigma_a2 / L), generator=gen)
+    C_test, n_test = test_statistics(config, L)
+    rows = adam(model, C, n, config.adam_lr, config.adam_steps, config.adam_record_every, C_test, n_test)
+    df = pd.DataFrame(rows)
+    meta = pd.DataFrame([dict(P=P, seed=s, init="uniform") for P in Ps for s in range(K)])
+    df = df.join(meta, on="chain").assign(method="adam", attention=att, L=L)
+    final = df[df.step == df.step.max()].copy()
+    if att == "linear":  # sign folding, as for the samplers
+        sign = np.where(final["m"] < 0, -1.0, 1.0)
+        final["m"], final["logit_gap"] = final["m"] * sign, final["logit_gap"] * sign
+    sampling = final.assign(m_sd=np.nan, n_samples=1, accept=np.nan, split_rhat=np.nan)[
+        ["method", "init", "attention", "L", "P", "seed", "m", "q", "residual", "logit_gap", "test_mse",
+         "m_sd", "n_samples", "accept", "split_rhat"]]
+    traces = df[["method", "attention", "init", "L", "P", "seed", "step", "m", "residual", "test_mse", "loss"]]
+    return {"sampling": sampling.reset_index(drop=True), "traces": traces.reset_index(drop=True)}
