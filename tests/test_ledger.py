@@ -70,7 +70,7 @@ def test_quoted_commas_bom_and_blank_lines():
 
 
 @pytest.mark.parametrize("cells,message", [
-    ({"id": "Bad-Id"}, "id must be snake_case"),
+    ({"id": "bad-id"}, "id must be a snake_case identifier"), ({"id": "1st"}, "id must be"),
     ({"judge": "closeness"}, "judge 'closeness' unknown"),
     ({"agg": "sum"}, "agg 'sum' unknown"),
     ({"paper_value": "two"}, "column paper_value: 'two' is not a number"),

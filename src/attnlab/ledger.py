@@ -50,7 +50,7 @@ RANGE_FACTOR = 2.0            # range judge: "same order" = within this factor o
 LEDGER_COLUMNS = ["study", "id", "quantity", "paper", "paper_value", "paper_low", "paper_high", "units", "ours",
                   "ratio", "difference", "judge", "tolerance", "judgement", "reason", "source", "source_tag",
                   "applies_to", "table", "column", "where", "agg", "tolerance_reason", "note"]
-_ID = re.compile(r"[a-z][a-z0-9_]*\Z")
+_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
 class ReferenceDataError(UserError):
@@ -91,7 +91,8 @@ class ReferenceRow:
             return f"≤ {num(hi if hi is not None else v)}"
         if self.judge == "sign" and v is not None:
             return "positive" if v > 0 else "negative" if v < 0 else "zero"
-        rng = f"{num(lo)} to {num(hi)}" if lo is not None and hi is not None else ""
+        rng = f"{num(lo)} to {num(hi)}" if lo is not None and hi is not None and lo != hi else \
+            (num(lo) if lo is not None and lo == hi and v is None else "")
         if v is not None:
             return f"{num(v)} ({rng})" if rng else num(v)
         return rng or "—"
@@ -200,7 +201,7 @@ def parse_reference(text: str, origin: str = "reference.csv") -> list[ReferenceR
         rid = cells["id"]
         where = f"{origin}, line {line} (id {rid or '?'})"
         if not _ID.match(rid):
-            raise ReferenceDataError(f"{where}: id must be snake_case ([a-z][a-z0-9_]*)")
+            raise ReferenceDataError(f"{where}: id must be a snake_case identifier ([A-Za-z][A-Za-z0-9_]*)")
         if rid in seen:
             raise ReferenceDataError(f"{where}: duplicate id (first on line {seen[rid]})")
         seen[rid] = line
