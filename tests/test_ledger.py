@@ -250,7 +250,7 @@ def test_invalid_reference_keeps_the_run(tmp_path, fixture_registry, monkeypatch
     """A broken reference.csv loses the ledger, not the finished run, and says so on stderr."""
     from attnlab.runner import run_study
 
-    monkeypatch.setattr(L, "reference_text", lambda study: ("id,quantity\n", "x/reference.csv"))
+    monkeypatch.setattr(L.reference, "reference_text", lambda study: ("id,quantity\n", "x/reference.csv"))
     res = run_study("rfx-alpha", preset="smoke", out=tmp_path / "a", executor="serial", progress=False, quiet=True)
     assert (res.out / "claims.json").exists() and not (res.out / L.LEDGER_FILE).exists()
     assert "ledger: error for rfx-alpha: x/reference.csv: header lacks column(s)" in capsys.readouterr().err
