@@ -188,3 +188,221 @@ def test_head_count_n_train_1e12_exits_2_at_once(tmp_path, capsys):
     start = time.perf_counter()
     _refused(tmp_path, capsys, "run", "head-count", "--set", "n_train=1e12", needle="n_train")
     assert time.perf_counter() - start < 10
+
+
+# ---- 3. divergence: one line per failed task, traceback to a log, the right hint (issue 16 item 2) ------
+def test_divergence_is_one_line_with_step_and_quantity_and_a_deterministic_hint(sleepy, tmp_path, capsys):
+    code, _, err = _cli(tmp_path, capsys, "run", "sleepy", "--preset", "smoke", "--set", "diverge_task=1",
+                        "--executor", "serial", "--no-progress")
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err and len(lines) == 2, err
+    assert lines[0].startswith("failed: task t1-s0: DivergenceError: loss is not finite at step 7")
+    assert "lower the learning rate" in lines[1] and "rerun the same command" not in lines[1]
+    log = (tmp_path / "work" / "out" / "logs" / "t1-s0.log").read_text()
+    assert "Traceback" in log and "DivergenceError" in log
+    cfg = read_json(tmp_path / "work" / "out" / "config.json")
+    assert cfg["status"] == "failed" and cfg["failures"]["t1-s0"]["deterministic"] is True
+
+
+def test_transient_failure_hint_says_rerun_and_sweep_names_have_no_object_ids(sleepy, tmp_path, capsys):
+    import re
+
+    code, _, err = _cli(tmp_path, capsys, "sweep", "sleepy", "--preset", "smoke", "--grid", "scale=1,2",
+                        "--set", "fail_task=1", "--executor", "serial", "--no-progress")
+    assert code == 1
+    failed = [line for line in err.splitlines() if line.startswith("failed:")]
+    assert sorted(failed)[0].startswith("failed: task scale=1.0/t1-s0: RuntimeError: this task fails on purpose")
+    assert len(failed) == 2 and not re.search(r"\d{6,}:", err), err
+    assert "rerun the same command to retry" in err and "Traceback" not in err
+
+
+# ---- 4. run directories that heal (issue 16 item 3) ------------------------------------------------------
+def _serial(sleepy, out, **kw):
+    return run_study(sleepy, preset="smoke", out=out, executor="serial", progress=False, quiet=True, **kw)
+
+
+def test_a_task_that_does_not_read_back_is_set_aside_and_recomputed(sleepy, tmp_path, capsys):
+    out = tmp_path / "run"
+    ref = _serial(sleepy, out)
+    parquet = out / "tasks" / "t1-s0" / "values.parquet"
+    parquet.write_bytes(parquet.read_bytes()[:40])  # truncated
+    (out / "tasks" / "t2-s0" / "task.json").unlink()  # a task folder without task.json
+    stamp = (out / "tasks" / "t0-s0" / "task.json").stat().st_mtime_ns
+    res = _serial(sleepy, out)
+    assert res.exit_code == 0
+    pd.testing.assert_frame_equal(res.tables["values"], ref.tables["values"])
+    names = sorted(p.name for p in (out / "tasks").iterdir())
+    assert names == [".corrupt-t1-s0-1", ".corrupt-t2-s0-1", "t0-s0", "t1-s0", "t2-s0"]
+    assert (out / "tasks" / "t0-s0" / "task.json").stat().st_mtime_ns == stamp  # a good task is not rerun
+    err = capsys.readouterr().err
+    assert "healed: task t1-s0" in err and "values.parquet unreadable" in err and "no task.json" in err
+    parquet.write_bytes(b"")  # again: the next copy aside gets the next number
+    assert _serial(sleepy, out).exit_code == 0 and (out / "tasks" / ".corrupt-t1-s0-2").is_dir()
+
+
+def test_config_json_is_not_rewritten_when_a_run_does_not_start(sleepy, tmp_path):
+    out = tmp_path / "run"
+    _serial(sleepy, out)
+    before = (out / "config.json").read_bytes()
+    with pytest.raises(UserError):
+        _serial(sleepy, out, overrides={"scale": 3.0})  # another config: refused
+    with pytest.raises(UserError):
+        _serial(sleepy, out, overrides={"mem_bytes": 1e18})  # refused by the preflight
+    assert (out / "config.json").read_bytes() == before
+
+
+# ---- 5. a lock on a run directory (issue 16 item 4) ------------------------------------------------------
+def test_second_run_on_a_locked_directory_exits_2_naming_the_holder(sleepy, tmp_path, capsys):
+    from attnlab.store import RunStore
+
+    out = tmp_path / "run"
+    _serial(sleepy, out)
+    code = [None]
+    proc = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
+                             f"fd = os.open({str(out / '.lock')!r}, os.O_RDWR)\n"
+                             "fcntl.flock(fd, fcntl.LOCK_EX)\nos.pwrite(fd, f'{os.getpid()}\\n'.encode(), 0)\n"
+                             "print('held', flush=True)\ntime.sleep(60)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        before = (out / "config.json").read_bytes()
+        code[0], _, err = _cli(tmp_path, capsys, "run", sleepy, "--preset", "smoke", "--executor", "serial",
+                               "--out", out, out=False)
+        assert code[0] == 2 and err.count("\n") == 1 and f"pid {proc.pid}" in err and "in use" in err
+        assert (out / "config.json").read_bytes() == before
+    finally:
+        proc.kill()
+        proc.wait()
+    with RunStore(out).lock():  # released when its holder dies
+        pass
+
+
+def test_two_concurrent_runs_never_both_compute(sleepy, tmp_path, attnlab):
+    out = tmp_path / "run"
+    args = ["run", sleepy, "--preset", "smoke", "--set", "sleep_s=0.5", "--executor", "serial", "--no-progress",
+            "--out", out]
+    exe = str(Path(sys.executable).parent / "attnlab")
+    procs = [subprocess.Popen([exe, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    codes = sorted(c for c, _ in results)
+    assert codes == [0, 2], results
+    assert "in use by another attnlab run" in [e for c, e in results if c == 2][0]
+    assert read_json(out / "config.json")["status"] == "done"
+
+
+def test_reproduce_refuses_a_folder_that_is_not_its_own(sleepy, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("attnlab.studies.STUDY_MODULES", {})
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my own notes")
+    code, _, err = _cli(tmp_path, capsys, "reproduce", "--preset", "smoke", "--studies", sleepy, "--out", mine,
+                        out=False)
+    assert code == 2 and "not an attnlab reproduce directory" in err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    run = tmp_path / "run"
+    _serial(sleepy, run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    code, _, err = _cli(tmp_path, capsys, "reproduce", "--preset", "smoke", "--studies", sleepy, "--out", run,
+                        out=False)
+    assert code == 2 and "a run directory" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    rep = tmp_path / "rep"
+    args = ["reproduce", "--preset", "smoke", "--studies", sleepy, "--executor", "serial", "--no-progress",
+            "--out", rep]
+    assert _cli(tmp_path, capsys, *args, out=False)[0] == 0
+    assert read_json(rep / "reproduce.json")["status"] == "done"
+    assert _cli(tmp_path, capsys, *args, out=False)[0] == 0  # the same preset: a resume
+    code, _, err = _cli(tmp_path, capsys, *[a if a != "smoke" else "quick" for a in args], out=False)
+    assert code == 2 and "preset 'smoke', not 'quick'" in err
+
+
+# ---- 6. clean shutdown (issue 16 item 5) ------------------------------------------------------------------
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited (whoever adopted it may not reap it)
+
+
+def _start_pool_run(sleepy, tmp_path):
+    exe = str(Path(sys.executable).parent / "attnlab")
+    proc = subprocess.Popen([exe, "run", sleepy, "--preset", "smoke", "--set", "sleep_s=60", "--executor", "local",
+                             "--workers", "2", "--no-progress", "--out", str(tmp_path / "run")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        workers = {p for p in _descendants(proc.pid) if "multiprocessing" in _cmdline(p) and
+                   "resource_tracker" not in _cmdline(p)}
+        if len(workers) >= 2:
+            time.sleep(1.0)  # let them start their tasks
+            return proc, _descendants(proc.pid)
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("the pool workers did not start")
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _wait_gone(pids: set[int], seconds: float) -> set[int]:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        alive = {p for p in pids if _alive(p)}
+        if not alive:
+            return alive
+        time.sleep(0.1)
+    return {p for p in pids if _alive(p)}
+
+
+def test_workers_die_with_their_parent_on_sigkill(sleepy, tmp_path):
+    proc, family = _start_pool_run(sleepy, tmp_path)
+    try:
+        assert family
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        left = _wait_gone(family, 5.0)
+        assert not left, f"still alive 5 s after SIGKILL of the run: {[_cmdline(p) for p in left]}"
+    finally:
+        for p in family:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+
+
+def test_sigterm_prints_one_interrupted_line_and_ends_the_workers(sleepy, tmp_path):
+    proc, family = _start_pool_run(sleepy, tmp_path)
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert proc.returncode == 143 and len(lines) == 1 and lines[0].startswith("interrupted:"), err
+        left = _wait_gone(family, 5.0)
+        assert not left, [_cmdline(p) for p in left]
+        assert read_json(tmp_path / "run" / "config.json")["status"] == "running"  # resumable
+    finally:
+        for p in family:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)

@@ -6,7 +6,9 @@ task is stored at once, so an interrupted run resumes), then finalize: tables, c
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +24,8 @@ from .claims import evaluate, format_table, markdown_table
 from .config import build_config, config_hash
 from .errors import UserError
 from .preflight import check_executor, preflight
-from .store import RunStore, atomic_write_json, atomic_write_text, now_iso, read_json
+from .store import (REPRODUCE, RunStore, atomic_write_json, atomic_write_text, check_reproduce_dir, now_iso,
+                    read_json, write_reproduce)
 from .studies import Task, get_study, registry
 from .sweep import dedupe_grid, execute, grid_points, point_key
 
@@ -127,11 +130,23 @@ def run_study(name: str, preset: str | None = None, overrides: Mapping[str, Any]
 
 
 def _run_tasks_and_finish(runs, executor, workers, address, strict, progress, quiet, desc) -> list[RunResult]:
-    """Run the pending tasks of several runs through one executor, then finish each run."""
+    """Run the pending tasks of several runs through one executor, then finish each run. Each run's
+    directory is locked for the whole time (a second run on it is refused naming this pid)."""
+    with contextlib.ExitStack() as locks:
+        for _, _, store, meta, _, _ in runs:
+            locks.enter_context(store.lock())
+            store.check(meta)  # again under the lock: another run may have written it meanwhile
+        return _run_locked(runs, executor, workers, address, strict, progress, quiet, desc)
+
+
+def _run_locked(runs, executor, workers, address, strict, progress, quiet, desc) -> list[RunResult]:
     start = time.perf_counter()
     jobs, stores, initial, total = [], {}, 0, 0
     for study, config, store, meta, tasks, keys in runs:
         store.open(meta)
+        for key, problem, aside in store.healed:
+            _say(f"healed: task {key} of {store.root} did not read back ({problem}); set aside as "
+                 f"{aside.relative_to(store.root)} and computed again")
         done = store.done_keys()
         total += len(tasks)
         initial += sum(k in done for k in keys)
@@ -146,26 +161,58 @@ def _run_tasks_and_finish(runs, executor, workers, address, strict, progress, qu
         store, task = stores[job_key]
         store.save_task(task.key, {"params": dict(task.params), "wall_s": result.get("wall_s")}, result["tables"])
 
+    def on_failure(job_key: str, result: dict) -> None:
+        """One line per failed task on stderr; the traceback goes to the run's logs/<key>.log."""
+        store, task = stores[job_key]
+        log = store.write_log(task.key, f"task {task.key}\nparams {json.dumps(dict(task.params), default=str)}\n"
+                                        f"{result.get('traceback') or result.get('error')}\n")
+        _say(f"failed: task {job_key}: {_one_line(result.get('error'))} (traceback: {log})")
+
     failures = execute(jobs, on_result, executor=executor, workers=workers, address=address, progress=progress,
-                       initial_done=initial, total=total, desc=desc)
-    failed_by_store: dict[int, list[str]] = {}
+                       initial_done=initial, total=total, desc=desc, on_failure=on_failure)
+    failed_by_store: dict[int, list[tuple[str, dict]]] = {}
     for job_key, result in failures:
         store, task = stores[job_key]
-        failed_by_store.setdefault(id(store), []).append(task.key)
-        tb = result.get("traceback", "")
-        print(f"error in task {task.key} of {store.root} (params {dict(task.params)}):\n{tb or result.get('error')}",
-              file=sys.stderr)
+        failed_by_store.setdefault(id(store), []).append((task.key, result))
     results = []
     for study, config, store, meta, tasks, keys in runs:
         failed = failed_by_store.get(id(store), [])
         if failed:
-            store.update_config(status="failed", failed_tasks=failed, finished=now_iso())
-            print(f"{study.name}: {len(failed)} of {len(tasks)} tasks failed; finished tasks are kept — rerun the "
-                  f"same command to retry the failed ones", file=sys.stderr)
-            results.append(RunResult(store.root, {}, [], 1, time.perf_counter() - start, failed))
+            store.update_config(status="failed", failed_tasks=[k for k, _ in failed], finished=now_iso(),
+                                failures={k: {"error": _one_line(r.get("error")), "deterministic":
+                                              bool(r.get("deterministic"))} for k, r in failed})
+            print(_closing_hint(study.name, failed, len(tasks), store), file=sys.stderr)
+            results.append(RunResult(store.root, {}, [], 1, time.perf_counter() - start, [k for k, _ in failed]))
             continue
         results.append(finish_run(study, config, store, keys, strict, quiet, time.perf_counter() - start))
     return results
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text or "unknown error").split())
+
+
+def _say(line: str) -> None:
+    """A line on stderr that does not tear the progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
+
+
+def _closing_hint(name: str, failed: list[tuple[str, dict]], n_tasks: int, store: RunStore) -> str:
+    """What to do next: a deterministic failure (divergence, bad input) fails the same way on a rerun, so
+    the hint says what to change; a transient one (a worker died, an OSError) is worth a rerun."""
+    det = [k for k, r in failed if r.get("deterministic")]
+    head = f"{name}: {len(failed)} of {n_tasks} tasks failed; finished tasks are kept (tracebacks in {store.logs_dir})."
+    parts = []
+    if det:
+        diverged = any(r.get("error_type") == "DivergenceError" for _, r in failed)
+        parts.append(f"{len(det)} failed deterministically (a rerun fails the same way): "
+                     + ("lower the learning rate or step size of the diverging quantity, or change the config"
+                        if diverged else "change the config"))
+    if len(det) < len(failed):
+        parts.append(f"{len(failed) - len(det)} may be transient: rerun the same command to retry them")
+    return head + " " + "; ".join(parts)
 
 
 def _job_name(store: RunStore, task: Task, n_runs: int) -> str:
@@ -264,38 +311,40 @@ def run_sweep(name: str, grid: Mapping[str, list[Any]], preset: str | None = Non
         store.check(meta)
         tasks = study_.tasks(config)
         runs.append((study_, config, store, meta, tasks, _task_keys(tasks)))
-    top.open(top_meta)
-    start = time.perf_counter()
-    results = _run_tasks_and_finish(runs, executor, workers, address, strict, progress, quiet=True,
-                                    desc=f"{study.name} sweep")
-    stacked: dict[str, list[pd.DataFrame]] = {}
-    all_claims = []
-    for (point, *_), res in zip(resolved, results):
-        for tname, df in res.tables.items():
-            df = df.copy()
-            for k, v in point.items():
-                col = k if k not in df.columns else f"grid_{k}"
-                df[col] = [v if not isinstance(v, tuple) else ",".join(map(str, v))] * len(df)
-            stacked.setdefault(tname, []).append(df)
-        for c in res.claims:
-            all_claims.append(dict(c, point=point_key(point)))
-    failed = [k for r in results for k in r.failed_tasks]
-    tables = {k: pd.concat(v, ignore_index=True) for k, v in stacked.items()}
-    for tname, df in tables.items():
-        top.write_table(tname, df)
-    top.write_json("claims.json", all_claims)
-    wall = time.perf_counter() - start
-    top.update_config(status="failed" if failed else "done", finished=now_iso(), wall_time_s=round(wall, 3))
-    lines = [f"# sweep of {study.name}", "", f"grid: {grid_json}", "", "| point | claim | verdict | value |",
-             "|---|---|---|---|"]
-    lines += [f"| {c['point']} | `{c['id']}` | {c['status']} | {c['value']} |" for c in all_claims]
-    top.write_text("summary.md", "\n".join(lines) + "\n")
-    if not quiet:
-        for c in all_claims:
-            print(f"  {c['status'].upper():<5} {c['point']:<30} {c['id']}")
-        print(f"sweep of {study.name}: {len(points)} points, results in {out} ({wall:.1f} s)")
-    code = max([r.exit_code for r in results] + [0])
-    return RunResult(out, tables, all_claims, code, wall, failed)
+    with top.lock():  # the sweep's own directory, for the sweep's life
+        top.check(top_meta)
+        top.open(top_meta)
+        start = time.perf_counter()
+        results = _run_tasks_and_finish(runs, executor, workers, address, strict, progress, quiet=True,
+                                        desc=f"{study.name} sweep")
+        stacked: dict[str, list[pd.DataFrame]] = {}
+        all_claims = []
+        for (point, *_), res in zip(resolved, results):
+            for tname, df in res.tables.items():
+                df = df.copy()
+                for k, v in point.items():
+                    col = k if k not in df.columns else f"grid_{k}"
+                    df[col] = [v if not isinstance(v, tuple) else ",".join(map(str, v))] * len(df)
+                stacked.setdefault(tname, []).append(df)
+            for c in res.claims:
+                all_claims.append(dict(c, point=point_key(point)))
+        failed = [k for r in results for k in r.failed_tasks]
+        tables = {k: pd.concat(v, ignore_index=True) for k, v in stacked.items()}
+        for tname, df in tables.items():
+            top.write_table(tname, df)
+        top.write_json("claims.json", all_claims)
+        wall = time.perf_counter() - start
+        top.update_config(status="failed" if failed else "done", finished=now_iso(), wall_time_s=round(wall, 3))
+        lines = [f"# sweep of {study.name}", "", f"grid: {grid_json}", "", "| point | claim | verdict | value |",
+                 "|---|---|---|---|"]
+        lines += [f"| {c['point']} | `{c['id']}` | {c['status']} | {c['value']} |" for c in all_claims]
+        top.write_text("summary.md", "\n".join(lines) + "\n")
+        if not quiet:
+            for c in all_claims:
+                print(f"  {c['status'].upper():<5} {c['point']:<30} {c['id']}")
+            print(f"sweep of {study.name}: {len(points)} points, results in {out} ({wall:.1f} s)")
+        code = max([r.exit_code for r in results] + [0])
+        return RunResult(out, tables, all_claims, code, wall, failed)
 
 
 # ---- reproduce ---------------------------------------------------------------------------------------------
@@ -309,6 +358,7 @@ def reproduce(preset: str = "quick", out: str | Path = "runs/reproduce", executo
     names = studies or list(registry())
     planned = []
     check_executor(executor, address, workers)
+    check_reproduce_dir(out, preset)
     for name in names:  # validate everything before writing anything
         study, preset_, config = resolve(name, preset, None, device)
         preflight(study, config, out / study.name, executor, None, workers, force)
@@ -322,58 +372,60 @@ def reproduce(preset: str = "quick", out: str | Path = "runs/reproduce", executo
         study, preset_, config = resolve(MATRIX, matrix_preset, None, device)
         preflight(study, config, out / MATRIX, executor, None, workers, force)
         RunStore(out / "matrix").check(_meta(study, preset_, config, executor, workers))
-    if (out / "reproduce.json").exists():
-        read_json(out / "reproduce.json")  # a corrupt earlier reproduce.json is refused before anything runs
-    out.mkdir(parents=True, exist_ok=True)
-    if not planned:
-        print("reproduce: no studies are registered yet; nothing to run", file=sys.stderr)
-    records, all_claims, code = [], [], 0
-    start = time.perf_counter()
-    for name in planned:
-        t0 = time.perf_counter()
-        print(f"== {name} ({preset})", file=sys.stderr)
+    with RunStore(out).lock():  # one reproduce at a time in OUT
+        check_reproduce_dir(out, preset)  # again under the lock
+        earlier = read_json(out / REPRODUCE) if (out / REPRODUCE).exists() else {}
+        write_reproduce(out, {**earlier, "preset": preset, "status": "running", "started": now_iso(),
+                              "studies": earlier.get("studies", [])})
+        if not planned:
+            print("reproduce: no studies are registered yet; nothing to run", file=sys.stderr)
+        records, all_claims, code = [], [], 0
+        start = time.perf_counter()
+        for name in planned:
+            t0 = time.perf_counter()
+            print(f"== {name} ({preset})", file=sys.stderr)
+            try:
+                res = run_study(name, preset=preset, out=out / name, executor=executor, workers=workers,
+                                address=address, device=device, strict=strict, progress=progress, force=force)
+                status = "done" if not res.failed_tasks else "failed"
+                rc = res.exit_code
+                all_claims += [dict(c, study=name) for c in res.claims]
+            except UserError:
+                raise
+            except Exception as e:  # noqa: BLE001 - one broken study does not stop the others
+                print(f"{name}: failed: {type(e).__name__}: {e}", file=sys.stderr)
+                status, rc = "failed", 1
+            code = max(code, rc)
+            records.append({"study": name, "dir": name, "status": status, "exit_code": rc,
+                            "wall_time_s": round(time.perf_counter() - t0, 2)})
+        if matrix:
+            t0 = time.perf_counter()
+            print(f"== matrix ({matrix_preset})", file=sys.stderr)
+            res = run_study(MATRIX, preset=matrix_preset, out=out / "matrix",
+                            executor=executor, workers=workers, address=address, device=device, progress=progress,
+                            force=force)
+            records.append({"study": "matrix", "dir": "matrix", "status": "done" if not res.failed_tasks else "failed",
+                            "exit_code": res.exit_code, "wall_time_s": round(time.perf_counter() - t0, 2)})
+            code = max(code, res.exit_code)
+        write_reproduce(out, {"preset": preset, "status": "done", "version": __version__, "git_commit": git_commit(),
+                              "finished": now_iso(), "wall_time_s": round(time.perf_counter() - start, 2),
+                              "studies": records})
+        atomic_write_json(out / "claims.json", all_claims)
+        lines = [f"# attnlab reproduce ({preset})", "", "| study | status | wall time (s) | claims passed |",
+                 "|---|---|---|---|"]
+        for r in records:
+            cs = [c for c in all_claims if c["study"] == r["study"]]
+            lines.append(f"| {r['study']} | {r['status']} | {r['wall_time_s']} | "
+                         f"{sum(c['status'] == 'pass' for c in cs)} / {len(cs)} |")
+        lines += ["", "## All claims", "", "| study | claim | verdict | value | threshold |", "|---|---|---|---|---|"]
+        lines += [f"| {c['study']} | `{c['id']}` | {c['status']} | {c['value']} | {c['threshold']} |" for c in all_claims]
+        atomic_write_text(out / "summary.md", "\n".join(lines) + "\n")
+        print(f"reproduce: {len(records)} runs, summary in {out / 'summary.md'}")
         try:
-            res = run_study(name, preset=preset, out=out / name, executor=executor, workers=workers,
-                            address=address, device=device, strict=strict, progress=progress, force=force)
-            status = "done" if not res.failed_tasks else "failed"
-            rc = res.exit_code
-            all_claims += [dict(c, study=name) for c in res.claims]
-        except UserError:
-            raise
-        except Exception as e:  # noqa: BLE001 - one broken study does not stop the others
-            print(f"{name}: failed: {type(e).__name__}: {e}", file=sys.stderr)
-            status, rc = "failed", 1
-        code = max(code, rc)
-        records.append({"study": name, "dir": name, "status": status, "exit_code": rc,
-                        "wall_time_s": round(time.perf_counter() - t0, 2)})
-    if matrix:
-        t0 = time.perf_counter()
-        print(f"== matrix ({matrix_preset})", file=sys.stderr)
-        res = run_study(MATRIX, preset=matrix_preset, out=out / "matrix",
-                        executor=executor, workers=workers, address=address, device=device, progress=progress)
-        records.append({"study": "matrix", "dir": "matrix", "status": "done" if not res.failed_tasks else "failed",
-                        "exit_code": res.exit_code, "wall_time_s": round(time.perf_counter() - t0, 2)})
-        code = max(code, res.exit_code)
-    atomic_write_json(out / "reproduce.json", {"preset": preset, "version": __version__, "git_commit": git_commit(),
-                                               "finished": now_iso(),
-                                               "wall_time_s": round(time.perf_counter() - start, 2),
-                                               "studies": records})
-    atomic_write_json(out / "claims.json", all_claims)
-    lines = [f"# attnlab reproduce ({preset})", "", "| study | status | wall time (s) | claims passed |",
-             "|---|---|---|---|"]
-    for r in records:
-        cs = [c for c in all_claims if c["study"] == r["study"]]
-        lines.append(f"| {r['study']} | {r['status']} | {r['wall_time_s']} | "
-                     f"{sum(c['status'] == 'pass' for c in cs)} / {len(cs)} |")
-    lines += ["", "## All claims", "", "| study | claim | verdict | value | threshold |", "|---|---|---|---|---|"]
-    lines += [f"| {c['study']} | `{c['id']}` | {c['status']} | {c['value']} | {c['threshold']} |" for c in all_claims]
-    atomic_write_text(out / "summary.md", "\n".join(lines) + "\n")
-    print(f"reproduce: {len(records)} runs, summary in {out / 'summary.md'}")
-    try:
-        from .report import write_report
-    except ImportError:
-        print("reproduce: the HTML report is not available in this version", file=sys.stderr)
-    else:
-        path = write_report(out)
-        print(f"reproduce: report in {path}")
-    return code
+            from .report import write_report
+        except ImportError:
+            print("reproduce: the HTML report is not available in this version", file=sys.stderr)
+        else:
+            path = write_report(out)
+            print(f"reproduce: report in {path}")
+        return code

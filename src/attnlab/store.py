@@ -5,6 +5,11 @@ Every file is written atomically (a temporary file in the same folder, flushed a
 ``task.json`` and one ``<table>.parquet`` per table.  A rerun with the same config and output folder skips
 the finished tasks (resume); a folder holding a different config, or a corrupt one, is refused with a
 :class:`UserError` before anything is written.  No pickle: JSON and Parquet only.
+
+Healing: when a run (re)starts, every task folder is read back; one that does not (no ``task.json``, a
+truncated Parquet file, ...) is moved aside to ``tasks/.corrupt-<key>-<n>`` (kept for inspection) and its
+task is computed again.  Locking: a run holds an OS lock (``fcntl.flock``) on ``<dir>/.lock`` for its whole
+life; a second run on the same directory is refused naming the holder's pid.
 """
 from __future__ import annotations
 
@@ -22,6 +27,9 @@ import pandas as pd
 from .errors import UserError
 
 CONFIG = "config.json"
+LOCK = ".lock"              # the run's lock file (holds the pid of the run holding it)
+TMP_PREFIX = ".tmp-"        # a task folder being written (removed when a run starts)
+CORRUPT_PREFIX = ".corrupt-"  # a task folder that did not read back, set aside (kept)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -90,6 +98,7 @@ class RunStore:
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
+        self.healed: list[tuple[str, str, Path]] = []   # set by open(): task folders set aside
 
     # paths
     @property
@@ -104,6 +113,16 @@ class RunStore:
     def figures_dir(self) -> Path:
         return self.root / "figures"
 
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    def write_log(self, key: str, text: str) -> Path:
+        """logs/<key>.log: a failed task's traceback (replaced by the next failure of the same task)."""
+        path = self.logs_dir / f"{key}.log"
+        atomic_write_text(path, text)
+        return path
+
     def existing_config(self) -> dict | None:
         """config.json of an existing run, None if the folder is absent or empty; UserError if corrupt or
         not an attnlab run directory."""
@@ -113,7 +132,7 @@ class RunStore:
             raise UserError(f"--out {self.root}: exists and is not a directory")
         cfg = self.root / CONFIG
         if not cfg.exists():
-            if any(self.root.iterdir()):
+            if any(p.name != LOCK for p in self.root.iterdir()):
                 raise UserError(f"--out {self.root}: exists, is not empty and is not an attnlab run directory "
                                 f"(no {CONFIG})")
             return None
@@ -133,10 +152,35 @@ class RunStore:
                 f"(hash {old['config_hash']}, this one {meta['config_hash']}); choose another --out")
         return True
 
+    def lock(self) -> "RunLock":
+        """Take the run's lock (creating the directory); UserError naming the holder's pid if another run
+        holds it. Hold the returned lock for the run's life (``release()``, or use it as a context)."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            finally:
+                os.close(fd)
+            raise UserError(f"--out {self.root}: in use by another attnlab run (pid {holder}); wait for it to "
+                            f"finish or choose another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return RunLock(fd, path)
+
     def open(self, meta: Mapping[str, Any]) -> bool:
-        """Create (or resume) the run directory and write config.json with status "running"."""
+        """Create (or resume) the run directory and write config.json with status "running" (called once the
+        run really starts: preflight passed and the lock is held). Task folders that do not read back are set
+        aside first (:meth:`heal`)."""
         resumed = self.check(meta)
         self.tasks_dir.mkdir(parents=True, exist_ok=True)
+        self._clean_stale_temp()
+        self.healed = self.heal()
         record = dict(meta)
         if resumed:
             old = read_json(self.root / CONFIG)
@@ -144,7 +188,6 @@ class RunStore:
             record["resumed"] = int(old.get("resumed", 0)) + 1
         record["status"] = "running"
         atomic_write_json(self.root / CONFIG, record)
-        self._clean_stale_temp()
         return resumed
 
     def update_config(self, **changes) -> dict:
@@ -154,13 +197,59 @@ class RunStore:
         return record
 
     def _clean_stale_temp(self) -> None:
-        """Remove half-written task folders left by a killed run (they never got their final name)."""
+        """Remove half-written task folders left by a killed run (they never got their final name); folders
+        set aside as corrupt are kept."""
         if self.tasks_dir.exists():
             for p in self.tasks_dir.iterdir():
-                if p.name.startswith(".") and p.is_dir():
+                if p.name.startswith(".") and not p.name.startswith(CORRUPT_PREFIX) and p.is_dir():
                     shutil.rmtree(p, ignore_errors=True)
 
     # tasks
+    def task_problem(self, key: str) -> str | None:
+        """Why tasks/<key> does not read back (None when it does): task.json and every table it lists are
+        read in full."""
+        import pyarrow.parquet as pq
+
+        folder = self.tasks_dir / key
+        if not folder.is_dir():
+            return "not a folder"
+        try:
+            info = json.loads((folder / "task.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return "no task.json"
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            return f"task.json unreadable ({type(e).__name__})"
+        if not isinstance(info, dict) or not isinstance(info.get("tables"), list):
+            return "task.json lacks its table list"
+        for name in info["tables"]:
+            try:
+                pq.read_table(folder / f"{name}.parquet")
+            except Exception as e:  # noqa: BLE001 - any failure to read back means: recompute
+                return f"{name}.parquet unreadable ({type(e).__name__})"
+        return None
+
+    def set_aside(self, key: str) -> Path:
+        """Move tasks/<key> to tasks/.corrupt-<key>-<n> (the first free n), kept for inspection."""
+        n = 1
+        while (self.tasks_dir / f"{CORRUPT_PREFIX}{key}-{n}").exists():
+            n += 1
+        dest = self.tasks_dir / f"{CORRUPT_PREFIX}{key}-{n}"
+        os.rename(self.tasks_dir / key, dest)
+        return dest
+
+    def heal(self) -> list[tuple[str, str, Path]]:
+        """Set aside every task entry that does not read back; [(key, problem, where it went)]."""
+        healed = []
+        if not self.tasks_dir.exists():
+            return healed
+        for p in sorted(self.tasks_dir.iterdir()):
+            if p.name.startswith("."):
+                continue
+            problem = self.task_problem(p.name)
+            if problem:
+                healed.append((p.name, problem, self.set_aside(p.name)))
+        return healed
+
     def task_done(self, key: str) -> bool:
         return (self.tasks_dir / key / "task.json").exists()
 
@@ -173,8 +262,10 @@ class RunStore:
         """Write a finished task atomically: a hidden temp folder renamed to tasks/<key>/."""
         final = self.tasks_dir / key
         if final.exists():
-            return  # already recorded (never recorded twice)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.tasks_dir))
+            if self.task_problem(key) is None:
+                return  # already recorded (never recorded twice)
+            self.set_aside(key)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=self.tasks_dir))
         try:
             os.chmod(tmp, 0o777 & ~_UMASK)
             for name, t in tables.items():
@@ -230,6 +321,59 @@ class RunStore:
             except Exception as e:  # noqa: BLE001
                 raise UserError(f"{p}: unreadable or corrupt ({e})") from None
         return out
+
+
+REPRODUCE = "reproduce.json"
+
+
+def check_reproduce_dir(root: Path | str, preset: str) -> dict | None:
+    """An ``attnlab reproduce`` output folder: None when absent or empty; the earlier ``reproduce.json``
+    record when it is a reproduce folder of the same preset (a resume); UserError otherwise (a run
+    directory, someone's own folder, a reproduce folder of another preset, a corrupt record)."""
+    root = Path(root)
+    if not root.exists():
+        return None
+    if not root.is_dir():
+        raise UserError(f"--out {root}: exists and is not a directory")
+    path = root / REPRODUCE
+    if not path.exists():
+        if any(p.name != LOCK for p in root.iterdir()):
+            what = "a run directory" if (root / CONFIG).exists() else "not an attnlab reproduce directory"
+            raise UserError(f"--out {root}: exists, is not empty and is {what} (no {REPRODUCE}); choose another "
+                            f"--out")
+        return None
+    record = read_json(path)
+    if not isinstance(record, dict) or not isinstance(record.get("preset"), str):
+        raise UserError(f"{path}: corrupt (expected an object with a 'preset')")
+    if record["preset"] != preset:
+        raise UserError(f"--out {root}: holds a reproduce run of preset {record['preset']!r}, not {preset!r}; "
+                        f"choose another --out")
+    return record
+
+
+def write_reproduce(root: Path | str, record: Mapping[str, Any]) -> Path:
+    path = Path(root) / REPRODUCE
+    atomic_write_json(path, dict(record))
+    return path
+
+
+class RunLock:
+    """An OS lock on a run directory (``fcntl.flock`` on ``<dir>/.lock``), released by ``release()`` or when
+    the process ends (the kernel drops it even on SIGKILL)."""
+
+    def __init__(self, fd: int, path: Path):
+        self.fd, self.path = fd, path
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor drops the flock
+            self.fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def now_iso() -> str:

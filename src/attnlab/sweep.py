@@ -68,10 +68,24 @@ def point_key(point: Mapping[str, Any]) -> str:
 
 
 # ---- the worker side ---------------------------------------------------------------------------------------
-def _worker_init(threads: int = 1) -> None:
+def _worker_init(threads: int = 1, parent: int | None = None) -> None:
+    """One torch thread; and, given the driver's pid, die with it: a daemon thread polls ``os.getppid()``
+    and ends this worker when the driver is gone (even after a SIGKILL, which runs no cleanup)."""
     import torch
 
     torch.set_num_threads(threads)
+    if parent is not None:
+        import threading
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(PARENT_POLL_S)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="attnlab-parent-watch", daemon=True).start()
+
+
+PARENT_POLL_S = 0.25
 
 
 def run_job(payload: Mapping[str, Any]) -> dict:
@@ -162,19 +176,40 @@ def _run_serial(jobs, handle, fn) -> None:
 
 
 def _run_pool(jobs, handle, workers: int, fn) -> None:
+    """A spawn process pool; on any exception here (Ctrl-C, SIGTERM turned into KeyboardInterrupt by the
+    CLI) its workers are killed at once instead of finishing their tasks; workers also watch the driver."""
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
-                             initializer=_worker_init, initargs=(1,)) as pool:
-        pending = {pool.submit(fn, payload): key for key, payload in jobs}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                key = pending.pop(fut)
-                try:
-                    result = fut.result()
-                except BaseException as e:  # noqa: BLE001 - a worker process died
-                    result = {"ok": False, "error": f"worker died: {type(e).__name__}: {e}"}
-                handle(key, result)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx,
+                               initializer=_worker_init, initargs=(1, os.getpid()))
+    try:
+        _drain_pool(pool, jobs, handle, fn)
+    except BaseException:
+        _kill_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.join(timeout=5)
+
+
+def _drain_pool(pool, jobs, handle, fn) -> None:
+    pending = {pool.submit(fn, payload): key for key, payload in jobs}
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in done:
+            key = pending.pop(fut)
+            try:
+                result = fut.result()
+            except BaseException as e:  # noqa: BLE001 - a worker process died
+                result = dict(failure(e), error=f"worker died: {type(e).__name__}: {e}")
+            handle(key, result)
 
 
 def _run_dask(jobs, handle, workers: int, address: str | None, fn) -> None:
@@ -202,7 +237,7 @@ def _run_dask(jobs, handle, workers: int, address: str | None, fn) -> None:
                 try:
                     result = fut.result()
                 except BaseException as e:  # noqa: BLE001
-                    result = {"ok": False, "error": f"dask: {type(e).__name__}: {e}"}
+                    result = dict(failure(e), error=f"dask: {type(e).__name__}: {e}")
                 handle(key, result)
                 fut.release()
     finally:
