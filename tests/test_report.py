@@ -196,11 +196,13 @@ def test_ledger_at_the_top_with_counts_and_sources(tmp_path, fixture_registry):
     assert "<b>4 of 9</b> agree" in top and "we reproduce <b>4</b>" in top
     for badge in ("4 agree", "1 same order", "2 disagree", "2 not measured at this preset"):
         assert badge in top
-    assert top.count('<table class="ledger stack">') == 1                    # beta ships no reference data
+    assert top.count('<table class="ledger stack">') == 2       # alpha: measured + folded; beta ships none
+    assert "<summary>2 not measured at this preset (why, for each)</summary>" in top
     assert "This study ships no reference data" in top
     assert "Table 1, n=16" in top and '<span class="tag">paper</span>' in top and "N(0,1) scores, 16 keys" in top
     assert "2.3 nats" in top and "2.35 nats" in top and "1.02×" in top        # paper, ours, ours/paper
-    assert "within 1.5× (fixture: the paper&#x27;s seed spread)" in top        # tolerance and its reason
+    assert 'within 1.5× <a href="#tol-0-1"' in top                             # tolerance, its reason once
+    assert '<li id="tol-0-1" value="1">Tolerance: fixture: the paper&#x27;s seed spread</li>' in top
     assert "no table attention" in top                                      # why not measured
     assert top.index('id="overview"') < top.index('id="ledger"')
 

@@ -68,14 +68,9 @@ def verdict_of(claim: dict) -> str:
 
 
 def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: missing ({what})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: unreadable ({what}): {e}") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: corrupt JSON ({what}): {e}") from None
+    from ..store import read_json  # the run directory is read through attnlab.store
+
+    return read_json(path, what)
 
 
 def _figures(fdir: Path) -> list[FigureData]:

@@ -172,7 +172,17 @@ def _with_units(text: str, units: str) -> str:
     return f"{text} {units}" if units and text not in ("—", "holds", "positive", "negative", "zero") else text
 
 
-def ledger_table(df: pd.DataFrame) -> str:
+def _reason_notes(df: pd.DataFrame, i: int) -> dict[str, tuple[int, str]]:
+    """Each distinct tolerance reason once: reason -> (number, anchor id); rows cite it as [n]."""
+    out: dict[str, tuple[int, str]] = {}
+    for reason in df["tolerance_reason"].fillna(""):
+        if reason and reason not in out:
+            out[reason] = (len(out) + 1, f"tol-{i}-{len(out) + 1}")
+    return out
+
+
+def ledger_table(df: pd.DataFrame, notes: dict[str, tuple[int, str]] | None = None) -> str:
+    notes = notes or {}
     rows = []
     for r in df.itertuples(index=False):
         units = str(r.units or "")
@@ -188,13 +198,17 @@ def ledger_table(df: pd.DataFrame) -> str:
         elif r.judge in ("range", "at_least", "at_most", "sign"):
             tol = {"range": "inside the range", "at_least": "at least", "at_most": "at most",
                    "sign": "same sign"}[r.judge]
-        tol_reason = f" ({esc(r.tolerance_reason)})" if r.tolerance_reason else ""
+        cite = ""
+        if r.tolerance_reason:
+            n, anchor = notes.get(r.tolerance_reason, (0, ""))
+            cite = (f' <a href="#{anchor}" title="{esc(r.tolerance_reason)}">[{n}]</a>' if n
+                    else f" ({esc(r.tolerance_reason)})")
         rows.append(
             "<tr>" + _td("quantity", f"{esc(r.quantity)}<br><code>{esc(r.id)}</code>{note}")
             + _td("paper", esc(_with_units(str(r.paper), units)), "num c")
             + _td("ours", esc(ours), "num c")
             + _td("ours / paper", esc(ratio), "num c")
-            + _td("judgement", jbadge(str(r.judgement)) + f'<br><span class="detail">{esc(tol)}{tol_reason}</span>')
+            + _td("judgement", jbadge(str(r.judgement)) + f'<br><span class="detail">{esc(tol)}{cite}</span>')
             + _td("source", f"{esc(r.source)} <span class=\"tag\">{esc(r.source_tag)}</span>"
                   + (f'<br><span class="detail">{esc(r.applies_to)}</span>' if r.applies_to else ""))
             + _td("how", f'<span class="detail">{esc(why)}</span>')
@@ -203,6 +217,27 @@ def ledger_table(df: pd.DataFrame) -> str:
     return (f'<table class="ledger stack"><colgroup>{cols}</colgroup><thead><tr><th>quantity</th><th>paper</th>'
             "<th>ours</th><th>ours / paper</th><th>judgement</th><th>source</th><th>how it was judged</th></tr>"
             f"</thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def study_ledger(df: pd.DataFrame, i: int) -> str:
+    """The measured rows in a table, the rows not measured at this preset folded below it, then each tolerance
+    reason once."""
+    notes = _reason_notes(df, i)
+    lc = ledger_counts(df)
+    out = ['<p class="counts">' + "".join(jbadge_n(j, lc[j]) for j in JUDGEMENTS) + "</p>"]
+    measured = df[df["judgement"] != NOT_MEASURED]
+    absent = df[df["judgement"] == NOT_MEASURED]
+    if len(measured):
+        out.append(ledger_table(measured, notes))
+    if len(absent):
+        table = ledger_table(absent, notes)
+        out.append(table if not len(measured) else
+                   f"<details><summary>{len(absent)} not measured at this preset (why, for each)</summary>{table}"
+                   "</details>")
+    if notes:
+        out.append('<ol class="notes">' + "".join(f'<li id="{a}" value="{n}">Tolerance: {esc(reason)}</li>'
+                                                 for reason, (n, a) in notes.items()) + "</ol>")
+    return "".join(out)
 
 
 def ledger_section(report: Report) -> str:
@@ -214,9 +249,7 @@ def ledger_section(report: Report) -> str:
         if run.ledger is None or not len(run.ledger):
             parts.append(f'<p class="detail">{esc(run.ledger_problem or "no ledger")}</p>')
             continue
-        lc = ledger_counts(run.ledger)
-        parts.append('<p class="counts">' + "".join(jbadge_n(j, lc[j]) for j in JUDGEMENTS) + "</p>")
-        parts.append(ledger_table(run.ledger))
+        parts.append(study_ledger(run.ledger, i))
     return ('<section id="ledger"><h2>The papers\' numbers beside ours</h2>'
             "<p>Each row is a number or statement of the paper (its source: table and cell, figure or section; "
             "<span class=tag>paper</span> = the paper's text, <span class=tag>secondary</span> = recovered "
