@@ -26,7 +26,9 @@ def _present():
 def _study_and_config(run_dir: Path):
     meta = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     study = get_study(meta["study"])
-    config = study.config_cls(**coerce_overrides(study.config_cls, meta["config"]))
+    cls = study.config_cls
+    config = cls.from_dict(meta["config"]) if hasattr(cls, "from_dict") else \
+        cls(**coerce_overrides(cls, meta["config"]))
     return meta, study, config
 
 
