@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from attnlab.claims import evaluate
-from attnlab.config import coerce_overrides
-from attnlab.ledger import LEDGER_FILE, read_run_tables, run_ledger
-from attnlab.studies import STUDY_MODULES, get_study
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report_fixtures.env import fixture_registry  # noqa: E402,F401 - pytest fixture
+
+from attnlab.claims import evaluate  # noqa: E402
+from attnlab.config import coerce_overrides  # noqa: E402
+from attnlab.ledger import LEDGER_FILE, read_run_tables, run_ledger  # noqa: E402
+from attnlab.studies import STUDY_MODULES, get_study  # noqa: E402
 
 PAPER = Path(__file__).resolve().parents[1] / "results" / "paper"
 PRESENT = sorted(d.name for d in PAPER.iterdir() if (d / "config.json").exists()) if PAPER.is_dir() else []
@@ -47,20 +52,44 @@ def _same(a, b) -> bool:
     return a == b
 
 
-@pytest.mark.parametrize("name", _present())
-def test_claims_reevaluate_to_the_committed_verdicts(name):
-    run_dir = PAPER / name
-    assert name in STUDY_MODULES, f"results/paper/{name}: not a study's CLI name ({', '.join(STUDY_MODULES)})"
+def mismatches(run_dir: Path) -> list[str]:
+    """Claims re-evaluated from the run's committed tables vs its claims.json: one line per difference."""
     meta, study, config = _study_and_config(run_dir)
     committed = json.loads((run_dir / "claims.json").read_text(encoding="utf-8"))
-    again = evaluate(study.claims(), read_run_tables(run_dir), config)
-    got = {c["id"]: c for c in again}
+    got = {c["id"]: c for c in evaluate(study.claims(), read_run_tables(run_dir), config)}
+    out = []
     for c in committed:
-        assert c["id"] in got, f"{name}: claim {c['id']} is no longer stated by the study"
-        assert got[c["id"]]["status"] == c["status"], \
-            f"{name}: {c['id']} was {c['status']}, re-evaluated {got[c['id']]['status']}: {got[c['id']]['detail']}"
-        assert _same(got[c["id"]]["value"], c["value"]), (name, c["id"], got[c["id"]]["value"], c["value"])
-    assert {c["id"] for c in committed} == set(got), f"{name}: claims added since the run: rerun or recommit"
+        g = got.get(c["id"])
+        if g is None:
+            out.append(f"{c['id']}: no longer stated by the study")
+        elif g["status"] != c["status"]:
+            out.append(f"{c['id']}: committed {c['status']}, re-evaluated {g['status']}: {g['detail']}")
+        elif not _same(g["value"], c["value"]):
+            out.append(f"{c['id']}: committed value {c['value']!r}, re-evaluated {g['value']!r}")
+    out += [f"{i}: stated by the study but not in the committed claims.json" for i in set(got) - {c["id"] for c in committed}]
+    return out
+
+
+@pytest.mark.parametrize("name", _present())
+def test_claims_reevaluate_to_the_committed_verdicts(name):
+    assert name in STUDY_MODULES, f"results/paper/{name}: not a study's CLI name ({', '.join(STUDY_MODULES)})"
+    assert mismatches(PAPER / name) == []
+
+
+def test_reevaluation_notices_a_changed_verdict(tmp_path, fixture_registry):
+    """The check above can fail: a run of the fixture study agrees with itself until its claims.json is edited."""
+    from attnlab.runner import run_study
+
+    run = run_study("rfx-alpha", preset="smoke", out=tmp_path / "a", executor="serial", progress=False,
+                    quiet=True).out
+    assert mismatches(run) == []
+    claims = json.loads((run / "claims.json").read_text())
+    claims[0]["status"] = "fail"
+    claims[1]["value"] = 123.0
+    (run / "claims.json").write_text(json.dumps(claims[:-1]))
+    found = mismatches(run)
+    assert len(found) == 3 and "committed fail, re-evaluated pass" in found[0] and "123.0" in found[1]
+    assert "not in the committed claims.json" in found[2]
 
 
 @pytest.mark.parametrize("name", _present())
