@@ -32,7 +32,7 @@ MAX_NAMED = 4
 
 
 def _names(ids: list[str]) -> str:
-    shown = ", ".join(f"`{i}`" for i in ids[:MAX_NAMED])
+    shown = ", ".join(ids[:MAX_NAMED])
     return shown + (f" and {len(ids) - MAX_NAMED} more" if len(ids) > MAX_NAMED else "")
 
 
@@ -64,11 +64,11 @@ def study_row(run_dir: Path, label: str) -> tuple[str, str]:
         c = counts(led)
         paper = f"{c[AGREES]} / {c[SAME_ORDER]} / {c[DISAGREES]} / {c[NOT_MEASURED]} of {len(led)}"
         bad = led[led["judgement"] == DISAGREES]
-        dis = [f"{r.id} ({num(r.ratio)}×)" if pd.notna(r.ratio) and r.judge == "ratio" else r.id
+        dis = [f"`{r.id}` ({num(r.ratio)}×)" if pd.notna(r.ratio) and r.judge == "ratio" else f"`{r.id}`"
                for r in bad.itertuples()]
     else:
         paper, dis = why, []
-    fails = [c["id"] for c in findings if _status(c) == "fail"]
+    fails = [f"`{c['id']}`" for c in findings if _status(c) == "fail"]
     what = "; ".join(x for x in (f"fails: {_names(fails)}" if fails else "",
                                  f"disagrees: {_names(dis)}" if dis else "") if x) or "—"
     commit = str(meta.get("git_commit") or "")[:7]
