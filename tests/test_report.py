@@ -281,3 +281,15 @@ def test_threshold_text():
     assert threshold_text(">= 0.9 of seeds") == "≥ 0.9 of seeds"
     assert threshold_text(5.0) == "5" and threshold_text("0.0123456") == "0.0123"
     assert threshold_text({"ordered": ">= 0.9"}) == "ordered: ≥ 0.9"
+
+
+def test_ledger_of_another_version_or_corrupt(tmp_path, fixture_registry):
+    """A ledger.parquet lacking columns is rebuilt from the tables; an unreadable one is named, the page stands."""
+    import pandas as pd
+
+    run = make_run_dir("rfx-alpha", tmp_path / "run")
+    pd.DataFrame({"id": ["x"], "judgement": ["agrees"]}).to_parquet(run / "ledger.parquet")
+    assert "<b>4 of 9</b> agree" in _html(write_report(run))
+    (run / "ledger.parquet").write_bytes(b"not parquet")
+    page = _html(write_report(run))
+    assert "No ledger:" in page and "unreadable ledger" in page and 'class="claims stack"' in page

@@ -147,12 +147,15 @@ def load_run(path: Path) -> Run:
 def _ledger(path: Path) -> tuple[pd.DataFrame | None, str]:
     """The run's ledger: ledger.parquet, else rebuilt from its tables and the study's reference.csv (runs
     made before the ledger existed); (None, why) when there is none."""
-    from ..ledger import LEDGER_FILE, run_ledger
+    from ..ledger import LEDGER_COLUMNS, LEDGER_FILE, run_ledger
 
     if not (path / LEDGER_FILE).exists() and not (path / "claims.json").exists():
         return None, "The run did not finish (no claims.json), so it has no ledger."
     try:
         df = run_ledger(path)
+        absent = [c for c in LEDGER_COLUMNS if c not in df.columns]
+        if absent:   # a ledger.parquet of another version: rebuild it from the tables
+            df = run_ledger(path, recompute=True)
     except Exception as e:  # noqa: BLE001 - a broken ledger is shown as such; the rest of the page stands
         return None, f"No ledger: {e}"
     if len(df) == 0:
