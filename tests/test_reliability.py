@@ -344,9 +344,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited (whoever adopted it may not reap it)
 
 
-def _start_pool_run(sleepy, tmp_path):
+def _start_pool_run(sleepy, tmp_path, executor="local"):
     exe = str(Path(sys.executable).parent / "attnlab")
-    proc = subprocess.Popen([exe, "run", sleepy, "--preset", "smoke", "--set", "sleep_s=60", "--executor", "local",
+    proc = subprocess.Popen([exe, "run", sleepy, "--preset", "smoke", "--set", "sleep_s=60", "--executor", executor,
                              "--workers", "2", "--no-progress", "--out", str(tmp_path / "run")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 90
@@ -378,8 +378,9 @@ def _wait_gone(pids: set[int], seconds: float) -> set[int]:
     return {p for p in pids if _alive(p)}
 
 
-def test_workers_die_with_their_parent_on_sigkill(sleepy, tmp_path):
-    proc, family = _start_pool_run(sleepy, tmp_path)
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_workers_die_with_their_parent_on_sigkill(sleepy, tmp_path, executor):
+    proc, family = _start_pool_run(sleepy, tmp_path, executor)
     try:
         assert family
         os.kill(proc.pid, signal.SIGKILL)
@@ -406,3 +407,19 @@ def test_sigterm_prints_one_interrupted_line_and_ends_the_workers(sleepy, tmp_pa
         for p in family:
             if _alive(p):
                 os.kill(p, signal.SIGKILL)
+
+
+def test_dask_local_cluster_starts_no_more_workers_than_tasks(sleepy, tmp_path, monkeypatch):
+    import dask.distributed
+
+    started = []
+    real = dask.distributed.LocalCluster
+
+    def recording(*args, **kwargs):
+        started.append(kwargs.get("n_workers"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dask.distributed, "LocalCluster", recording)
+    res = run_study(sleepy, preset="smoke", out=tmp_path / "run", executor="dask", workers=8, progress=False,
+                    quiet=True)
+    assert res.exit_code == 0 and started == [3]  # 3 tasks, not 8 workers

@@ -82,14 +82,19 @@ def table_from_bytes(data: bytes) -> pd.DataFrame:
     return pd.read_parquet(io.BytesIO(data))
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON file; a missing, unreadable or corrupt file raises UserError naming it."""
+def read_json(path: Path, what: str | None = None) -> Any:
+    """Read a JSON file of a run directory (the runner's and the report's one reader); a missing,
+    unreadable or corrupt file raises UserError naming it (and ``what`` it holds, when given)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{path}: unreadable or corrupt ({type(e).__name__}: {e})") from None
+        raise UserError(f"{path}: missing ({what})" if what else f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: unreadable ({what}): {e}" if what else
+                        f"{path}: unreadable or corrupt ({type(e).__name__}: {e})") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}: corrupt JSON ({what}): {e}" if what else
+                        f"{path}: unreadable or corrupt ({type(e).__name__}: {e})") from None
 
 
 # ---- the run directory -----------------------------------------------------------------------------------
