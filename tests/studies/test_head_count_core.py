@@ -203,3 +203,32 @@ def test_anatomy_experiments_and_seeds():
     b = tasks.training_data(cfg, 4, 16)
     c = tasks.training_data(cfg.replace(seed=1), 4, 16)
     assert torch.equal(a[0], b[0]) and not torch.equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("D", [1, 2, 3, 4])
+def test_task_vectors_orthonormal_for_D_up_to_d(D):
+    a = data.task_vectors(D, 4, 1234)
+    assert a.shape == (D, 4) and np.allclose(a @ a.T, np.eye(D), atol=1e-12)
+    assert np.array_equal(a, data.task_vectors(D, 4, 1234)) and not np.allclose(a, data.task_vectors(D, 4, 1))
+    wide = data.task_vectors(6, 4, 1234)                           # D > d: unit rows, cannot be orthogonal
+    assert np.allclose(np.linalg.norm(wide, axis=1), 1.0)
+
+
+def test_token_layers_have_a_residual_with_a_switch():
+    torch.manual_seed(0)
+    m = models.HeadCountModel(4, 2, 4, 8, layers=2)
+    x = torch.randn(3, 5, 4)
+    z0 = m.encoder(x)
+    assert torch.allclose(m.embed(x), z0 + m.token_layers[0](z0).out)
+    m.token_residual = False
+    assert torch.allclose(m.embed(x), m.token_layers[0](z0).out)
+    cfg = build_config(HeadCountConfig, PRESETS, "smoke", {"token_residual": False, "layers": 2})
+    p = {"experiment": "main", "D": 4, "h": 2, "T": 16, "N": 32, "layers": 2, "width_mode": "per_head", "seed": 0,
+         "n": 8, "E": 32}
+    assert tasks.build_models(cfg, p)[0].token_residual is False
+
+
+def test_width_mode_fixed_is_total():
+    cfg = build_config(HeadCountConfig, PRESETS, "quick", {"width_mode": "fixed"})
+    assert cfg.width_mode == "total"
+    assert {p["n"] for p in tasks.training_points(cfg) if p["experiment"] == "main" and p["h"] == 3} == {11}

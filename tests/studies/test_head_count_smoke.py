@@ -52,5 +52,13 @@ def test_smoke_run(tmp_path):
 
 def test_benchmark_quick():
     r = STUDY.benchmark(quick=True)
-    assert r.rates["fast_epochs_per_s"] > 0 and r.rates["mha_baseline_epochs_per_s"] > 0
-    assert r.ratios["speedup"] > 0 and r.threads == 1
+    assert min(r.rates.values()) > 0 and set(r.rates) == {"train_tokens_per_s", "gemm_bound_tokens_per_s",
+                                                           "mha_baseline_tokens_per_s"}
+    assert 0 < r.ratios["fraction_of_gemm_bound"] and r.ratios["speedup"] > 0 and r.threads == 1
+
+
+def test_step_gemms_cover_the_step_shapes():
+    from attnlab.studies.head_count.bench import step_gemms
+    ops = dict(step_gemms(B=4, T=3, d=2, N=5, h=2, n=3))
+    assert ops["enc1"]().shape == (12, 5) and ops["pool"]().shape == (4, 2, 6) and ops["heads"]().shape == (2, 4, 3)
+    assert len(ops) == 23

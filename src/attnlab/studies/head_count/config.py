@@ -16,6 +16,7 @@ from ...normalizations import available
 
 VARIANTS = ("D3_total", "total_E32", "layers2")
 WIDTH_MODES = ("per_head", "total")
+WIDTH_ALIASES = {"fixed": "total"}   # `--set width_mode=fixed`: fixed total width E (paper Table 3)
 SCHEDULES = ("onecycle", "cosine", "constant")
 
 
@@ -35,12 +36,13 @@ class HeadCountConfig(StudyConfig):
     # ---- the model (paper eq. 4, App. B.1.1)
     n: int = 8                      # per-head width (width_mode="per_head")
     E: int = 32                     # total width (width_mode="total": n = ceil(E / h))
-    width_mode: str = "per_head"
+    width_mode: str = "per_head"    # "per_head" (n fixed, E = n h) | "total" (E fixed, n = ceil(E/h)); "fixed" = "total"
     N: int = 32                     # MLP width of the encoder and of the head FFN
     layers: int = 1                 # attention layers; the CLS token is the query of the last one
     beta: float = 1.0               # inverse temperature multiplying the scores (1/sqrt(n) is absorbed)
     normalization: str = "softmax"  # registry name (attnlab.normalizations)
     cls_skip: bool = True           # the c0 + W_O concat(...) skip of eq. 4
+    token_residual: bool = True     # layers > 1: z + attn(z) in the token layers (False: the earlier attn(z))
     # ---- training [reconstruction: the paper gives no optimizer details]
     epochs: int = 60
     batch: int = 128
@@ -61,6 +63,10 @@ class HeadCountConfig(StudyConfig):
     construction_samples: int = 10000   # random inputs for the h = D construction (C7)
     betas: tuple[float, ...] = (10.0, 100.0, 1000.0)
     variance_samples: int = 100000      # Monte Carlo sequences for Var(y) (C10)
+
+    def __post_init__(self):
+        if self.width_mode in WIDTH_ALIASES:        # one name in tables and keys: the alias becomes "total"
+            object.__setattr__(self, "width_mode", WIDTH_ALIASES[self.width_mode])
 
     # ---- derived ------------------------------------------------------------------------------------
     @property
@@ -119,10 +125,11 @@ PRESETS: dict[str, dict] = {
     "smoke": {"hs": [3, 4], "Ts": [16], "seeds": 1, "n_train": 1500, "n_val": 500, "epochs": 12,
               "batch": 64, "construction_samples": 2000, "variance_samples": 20000},
     # minutes on 2 cores: h = 1..5 at T in {16, 64}, 2 seeds (min over seeds) of 3 restarts each (screened for
-    # 8 epochs, the best trains on: escapes the duplicate-head plateau at h = D, T = 64), the three variants at
-    # T = 16, Fig. 1b N sweep
+    # 8 epochs, the best trains on: escapes the duplicate-head plateau), the brief's scaled-down setting (8k/2k
+    # sequences, 60 epochs, Adam one-cycle lr 3e-3, batch 128: long enough that the steps below D test the
+    # model, not the budget), the three variants at T = 16, Fig. 1b N sweep
     "quick": {"hs": [1, 2, 3, 4, 5], "Ts": [16, 64], "seeds": 2, "restarts": 3, "screen_epochs": 8,
-              "n_train": 4000, "n_val": 1000, "epochs": 30, "Ns": [16, 64], "N_hs": [3, 4],
+              "n_train": 8000, "n_val": 2000, "epochs": 60, "Ns": [16, 64], "N_hs": [3, 4],
               "variants": list(VARIANTS), "variant_T": 16, "variant_seeds": 1},
     # paper-like scale (GPU / cluster): T up to 128, 8k/2k sequences, 4 seeds, longer training
     "paper": {"hs": [1, 2, 3, 4, 5], "Ts": [8, 16, 32, 64, 128], "seeds": 4, "n_train": 8000, "n_val": 2000,

@@ -2,7 +2,10 @@
 instances satisfying the theorems' assumptions (Generator A).
 
 Generator B [paper Sec. 6.1, App. B.1.1]:  y = sum_{i=1..D} max_{t<=T} a_i^T x_t,  x_t ~ N(0, I_d) i.i.d.;
-the a_i are fixed unit vectors drawn from ``a_seed`` [reconstruction: the paper does not give them].
+the a_i are fixed orthonormal vectors (D <= d) drawn from ``a_seed`` [reconstruction: the paper does not give
+them; orthonormal so that the D features are distinct directions - unconstrained random unit vectors can be
+nearly parallel, e.g. pairwise cosines -0.94, -0.93, +0.94 at D = 3, d = 4, which makes a D = 3 target nearly
+two-dimensional].
 
 Generator A [reconstruction, brief Sec. 4]: x_t ~ U[0,1]^d, f_i(x) = ||x - c_i||^2 / d (unique minimiser c_i,
 Hessian (2/d) I, range [0, 1]), S_i a random subset of [T] of size >= ceil(T/4), F0(z) = sum_i w_i z_i with
@@ -15,11 +18,19 @@ import dataclasses
 import numpy as np
 import torch
 
+from ... import rng
+
 
 def task_vectors(D: int, d: int, a_seed: int) -> np.ndarray:
-    """(D, d) fixed unit vectors a_i, drawn from N(0, I_d) and normalised [reconstruction]."""
-    rng = np.random.default_rng([a_seed, D, d])
-    a = rng.standard_normal((D, d))
+    """(D, d) fixed vectors a_i [reconstruction]: for D <= d, orthonormal rows (Q of the QR decomposition of a
+    (d, D) N(0, 1) matrix, signs fixed by diag(R) > 0: a Haar-random orthonormal frame); for D > d, where
+    orthonormality is impossible, unit rows drawn from N(0, I_d) and normalised."""
+    g = rng.numpy_rng(a_seed, "task_vectors", D, d)
+    G = g.standard_normal((d, D))
+    if D <= d:
+        Q, R = np.linalg.qr(G)                        # Q (d, D) with orthonormal columns
+        return (Q * np.sign(np.diag(R))).T            # (D, d)
+    a = G.T
     return a / np.linalg.norm(a, axis=1, keepdims=True)
 
 

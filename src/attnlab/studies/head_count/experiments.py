@@ -90,7 +90,7 @@ def build_models(config: HeadCountConfig, p: dict) -> list[HeadCountModel]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(rng.derive_seed(config.seed, *key))
         return [HeadCountModel(config.d, p["h"], p["n"], p["N"], p["layers"], config.beta, config.normalization,
-                               config.cls_skip) for _ in range(config.restarts)]
+                               config.cls_skip, config.token_residual) for _ in range(config.restarts)]
 
 
 @EXPERIMENTS.register("train")

@@ -15,8 +15,10 @@ cost of an epoch is the encoder on all tokens plus O(B T h E).  ``forward_refere
 (K and V on every token) used by the tests.
 
 With ``layers > 1`` the first layers are ordinary multi-head self-attention among the T tokens
-(attnlab.layers.MultiHeadAttention, no residual, no LayerNorm) and the CLS token queries the last one
-[reconstruction: the paper's two-layer variant, Table 5, does not give these details].
+(attnlab.layers.MultiHeadAttention, no LayerNorm), each with a residual z <- z + attn(z) (``token_residual``,
+default; ``token_residual=False`` is the earlier form z <- attn(z), which replaces every token by an attention
+mixture), and the CLS token queries the last one [reconstruction: the paper's two-layer variant, Table 5, does
+not give these details; its "no residual" refers to the one-layer model, where a residual folds into F_hat].
 """
 from __future__ import annotations
 
@@ -83,9 +85,10 @@ class HeadCountModel(nn.Module):
     """Encoder MLP -> (layers - 1) token self-attention layers -> CLS-query attention -> head FFN."""
 
     def __init__(self, d: int, h: int, n: int, N: int, layers: int = 1, beta: float = 1.0,
-                 normalization: str = "softmax", cls_skip: bool = True):
+                 normalization: str = "softmax", cls_skip: bool = True, token_residual: bool = True):
         super().__init__()
         E = n * h
+        self.token_residual = token_residual
         self.d, self.h, self.n, self.N, self.E, self.layers = d, h, n, N, E, layers
         self.encoder = nn.Sequential(nn.Linear(d, N), nn.ReLU(), nn.Linear(N, E))
         self.token_layers = nn.ModuleList(
@@ -98,7 +101,7 @@ class HeadCountModel(nn.Module):
         """x (B, T, d) -> token representations entering the last layer (B, T, E)."""
         z = self.encoder(x)
         for layer in self.token_layers:
-            z = layer(z).out
+            z = z + layer(z).out if self.token_residual else layer(z).out
         return z
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
