@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
+from attnlab import rng
+from attnlab.claims import evaluate
 from attnlab.config import build_config
 from attnlab.errors import ConfigError, DivergenceError
 from attnlab.studies.gd_heads import claims as C
 from attnlab.studies.gd_heads import curvature, data, models, theory, train
+from attnlab.studies.gd_heads.analysis import analyze
 from attnlab.studies.gd_heads.config import PRESETS, GDHeadsConfig
 
 DT = torch.float64
@@ -41,8 +44,8 @@ def test_mixture_structure_and_determinism():
     assert torch.allclose((noise_rows[:, None, :] == nu[None]).all(-1).sum(1).double(), torch.ones(len(noise_rows), dtype=DT))
     X2, y2, _ = data.sample(spec, 50, torch.Generator().manual_seed(1))
     assert torch.equal(X, X2) and torch.equal(y, y2)
-    assert not torch.equal(data.sample(spec, 50, data.generator_for(0, "a"))[0],
-                           data.sample(spec, 50, data.generator_for(0, "b"))[0])
+    assert not torch.equal(data.sample(spec, 50, rng.torch_generator(0, "a"))[0],
+                           data.sample(spec, 50, rng.torch_generator(0, "b"))[0])
 
 
 def test_mixture_variants():
@@ -243,7 +246,7 @@ def _noise(n, s=0.02):
 
 def _curv(p):
     H = np.repeat([1, 4, 16, 64, 256], 3)
-    return {"curvature": pd.DataFrame(dict(H=H, init="W0=0", grad_norm=1.5 * _noise(15),
+    return {"curvature": pd.DataFrame(dict(H=H, init="W0=0", W0_scale=0.0, grad_norm=1.5 * _noise(15),
                                           hessian_norm=0.7 * H ** p * _noise(15)))}
 
 
@@ -260,14 +263,15 @@ def _wc(p, over=1.0):
 
 def _rates(p):
     rows = [dict(H=16, eta=e, K=K, seed=s, train_loss=3 * (e * K) ** p * _noise(1)[0],
-                 distance_from_init=np.log(K) * 2 + s * 0.01) for e in (1, 4, 16) for K in (10, 30, 100, 300, 1000)
+                 distance_from_init=np.log(K) * 2 + s * 0.01, monotone=True) for e in (1, 4, 16)
+            for K in (10, 30, 100, 300, 1000)
             for s in range(3)]
     return {"rates": pd.DataFrame(rows)}
 
 
 def _dist(power):
     rows = [dict(H=16, eta=1.0, K=K, seed=s, train_loss=1 / K, distance_from_init=(K ** power if power else np.log(K))
-                 * (1 + 0.01 * s)) for K in (10, 100, 1000) for s in range(3)]
+                 * (1 + 0.01 * s), monotone=True) for K in (10, 100, 1000) for s in range(3)]
     return {"rates": pd.DataFrame(rows)}
 
 
@@ -292,17 +296,31 @@ def _margins(p, ratio=2.0, excess=0.0):
 
 
 def _gen(p, proxy=10.0):
-    rows = [dict(protocol=pr, n=n, K=5 * n if pr == "K_prop_n" else 500, seed=s,
-                 gap=2 * n ** p * _noise(1, 0.05)[0], stability_proxy=proxy,
-                 test_loss=3 * n ** p * _noise(1, 0.05)[0])
-            for pr in ("fixed_K", "K_prop_n") for n in (25, 50, 100, 200, 400) for s in range(5)]
+    rows = [dict(protocol=pr, sigma=sig, n=n, K=5 * n if pr == "K_prop_n" else 500, seed=s, eta=1.0,
+                 gap=2 * n ** p * _noise(1, 0.05)[0], stability_proxy=proxy, sum_loss=20.0, gamma=0.3,
+                 train_loss=0.01, test_loss=3 * n ** p * _noise(1, 0.05)[0])
+            for pr, sig in (("fixed_K", CFG.gen_sigma), ("fixed_K", CFG.gen_sigma_separable), ("K_prop_n", CFG.gen_sigma))
+            for n in (25, 50, 100, 200, 400) for s in range(5)]
     return {"generalization": pd.DataFrame(rows)}
+
+
+def _init(d_gamma, d_train, d_test):
+    rows = []
+    for s in range(4):
+        base = dict(H=16, K=100, seed=s, B0=1.0, radius=20.0, attn_relevant=0.25, attn_uniform=0.25, train_loss_0=0.6,
+                    test_error=0.0, distance_from_init=5.0)
+        e = 0.01 * RNG.normal()
+        rows.append(dict(base, init="P0", init_eta=0.0, gamma=0.4, train_loss=0.04, test_loss=0.05))
+        for init in ("P1", "P2"):
+            rows.append(dict(base, init=init, init_eta=1e4, gamma=0.4 + d_gamma + e, train_loss=0.04 + d_train + e / 10,
+                             test_loss=0.05 + d_test + e / 10))
+    return {"initialization": pd.DataFrame(rows)}
 
 
 @pytest.mark.parametrize("check,good,bad", [
     (C.check_hessian, _curv(-0.5), _curv(0.0)),
     (C.check_weak_convexity, _wc(-0.5), _wc(0.0)),
-    (C.check_weak_convexity, _wc(-0.5), _wc(-0.5, over=10.0)),
+    (C.check_lemma, _wc(-0.5), _wc(-0.5, over=10.0)),
     (C.check_rate, _rates(-1.0), _rates(-0.4)),
     (C.check_distance, _dist(0), _dist(0.5)),
     (C.check_lazy, _lazy(-0.7), _lazy(-0.1)),
@@ -310,26 +328,132 @@ def _gen(p, proxy=10.0):
     (C.check_realizability, _real(-0.5, 8.0), _real(0.2, 8.0)),
     (C.check_margin, _margins(0.0), _margins(0.0, ratio=1.0)),
     (C.check_margin, _margins(0.0), _margins(0.3)),
-    (C.check_margin, _margins(0.0), _margins(0.0, excess=-0.1)),
+    (C.check_U_margin_formula, _margins(0.0), _margins(0.0, excess=-0.1)),
     (C.check_gap, _gen(-1.0), _gen(-0.3)),
-    (C.check_gap, _gen(-1.0), _gen(-1.0, proxy=0.001)),
+    (C.check_gap_stability, _gen(-1.0), _gen(-0.3)),
+    (C.check_gap_stability, _gen(-1.0), _gen(-1.0, proxy=0.001)),
     (C.check_test_rate, _gen(-1.0), _gen(-0.2)),
+    (C.CLAIMS[-3].check, _init(0.3, -0.01, -0.01), _init(0.0, -0.01, -0.01)),
+    (C.CLAIMS[-2].check, _init(0.3, -0.01, -0.01), _init(0.3, 0.01, -0.01)),
+    (C.CLAIMS[-1].check, _init(0.3, -0.01, -0.01), _init(0.3, -0.01, 0.0)),
 ])
 def test_claim_checks_pass_and_fail(check, good, bad):
-    assert check(good, CFG).passed is True, check(good, CFG).detail
-    assert check(bad, CFG).passed is False, check(bad, CFG).detail
+    """Every check reads analysis.py's derived tables; each passes on data that obey the law and fails on data
+    that break it."""
+    g, b = analyze(CFG, good), analyze(CFG, bad)
+    assert check(g, CFG).passed is True, check(g, CFG).detail
+    assert check(b, CFG).passed is False, check(b, CFG).detail
+
+
+def test_rate_check_is_one_sided():
+    """The theorem bounds the loss from above: a decay faster than 1/(eta K) passes (issue 15: slope -1.17)."""
+    assert C.check_rate(analyze(CFG, _rates(-1.6)), CFG).passed is True
 
 
 def test_bound_check():
-    ok = {"bound": pd.DataFrame(dict(K=[100, 300], train_loss=[0.01, 0.005], bound=[0.5, 0.3]))}
-    bad = {"bound": pd.DataFrame(dict(K=[100, 300], train_loss=[0.01, 0.5], bound=[0.5, 0.3]))}
-    nan = {"bound": pd.DataFrame(dict(K=[100], train_loss=[0.01], bound=[np.nan]))}
-    assert C.check_bound(ok, CFG).passed is True
-    assert C.check_bound(bad, CFG).passed is False
-    assert C.check_bound(nan, CFG).passed is False
+    def t(L, B):
+        return analyze(CFG, {"bound": pd.DataFrame(dict(K=[100, 300][:len(L)], train_loss=L, bound=B, gamma=0.4))})
+    assert C.check_bound(t([0.01, 0.005], [0.5, 0.3]), CFG).passed is True
+    assert C.check_bound(t([0.01, 0.5], [0.5, 0.3]), CFG).passed is False
+    assert C.check_bound(t([0.01], [np.nan]), CFG).passed is False
 
 
 def test_claims_undecided_without_data():
-    for claim in C.CLAIMS:
-        v = claim.check({}, CFG)
-        assert v.passed is None and v.detail
+    for r in evaluate(C.CLAIMS, analyze(CFG, {}), CFG):
+        assert r["status"] == "undecided" and r["detail"], r
+
+
+def test_claim_kinds_and_sources():
+    kinds = {c.id: c.kind for c in C.CLAIMS}
+    assert kinds["weak_convexity_lemma_bound"] == kinds["uniform_attention_margin_formula"] == "consistency"
+    assert all(c.source != "paper" for c in C.CLAIMS)      # the paper's text was not available (brief §1)
+
+
+# ---- divergence, determinism, curvature without double backward, any registry entry (issues 12, 15, 16) --------
+def test_exploding_loss_raises_divergence_error_with_step():
+    """eta = 1e30 keeps the logistic loss finite (it grows linearly in the margin, or drops to 0 on separable data):
+    caught as an explosion of the loss or of the distance from theta0."""
+    spec, U, W, X, y = _tiny(H=2, T=3, d=4, n=4, W0=0.5)
+    with pytest.raises(DivergenceError, match=r"exploded at step \d+"):
+        train.gd(models.pack(U, W), X, y, spec, eta=1e30, K=50)
+    with pytest.raises(DivergenceError, match=r"train_loss exploded at step \d+"):
+        train.check_not_exploding("train_loss", 1e29, 0.7, step=10)
+
+
+@pytest.mark.parametrize("kind,params", [("rates", {"eta": 1e30, "seed": 0}), ("wc", {"H": 2, "seed": 0}),
+                                         ("lazy", {"H": 1, "seed": 0}),
+                                         ("gen", {"n": 16, "seed": 0, "protocol": "fixed_K", "sigma": 0.3}),
+                                         ("init", {"init": "P1", "init_eta": 1.0, "seed": 0})])
+def test_every_gd_experiment_fails_with_divergence_at_huge_eta(kind, params):
+    from attnlab.studies.gd_heads import STUDY
+    cfg = build_config(GDHeadsConfig, PRESETS, "smoke", {"eta": 1e30})
+    with pytest.raises(DivergenceError, match="step"):
+        STUDY.experiments[kind](cfg, params)
+
+
+def test_lambda_min_is_deterministic_across_calls_and_arpack_state():
+    """ARPACK's restarts draw from a state kept across calls; the Lanczos path does not depend on it."""
+    from scipy.sparse.linalg import eigsh
+    spec, U, W, X, y = _tiny(H=3, T=3, d=3, n=6, W0=0.5)
+    theta = models.pack(U, W)
+    a = curvature.risk_lambda_min(theta, X, y, spec, v0_seed=rng.derive_seed(0, "arpack", 1))
+    eigsh(np.diag(np.arange(1.0, 30.0)), k=1, which="SA")          # disturb ARPACK's global state
+    b = curvature.risk_lambda_min(theta, X, y, spec, v0_seed=rng.derive_seed(0, "arpack", 1))
+    assert a == b
+    exact = float(torch.linalg.eigvalsh(curvature.risk_hessian_dense(theta, X, y, spec)).min())
+    assert a == pytest.approx(exact, rel=1e-8)
+
+
+def test_weak_convexity_task_is_bit_for_bit_reproducible():
+    from attnlab.studies.gd_heads import STUDY
+    cfg = build_config(GDHeadsConfig, PRESETS, "smoke")
+    a = STUDY.experiments["wc"](cfg, {"H": 2, "seed": 1})["weak_convexity"]
+    b = STUDY.experiments["wc"](cfg, {"H": 2, "seed": 1})["weak_convexity"]
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+@pytest.mark.parametrize("normalization", ["softmax", "entmax15"])
+def test_finite_difference_hvp_matches_dense_hessian(normalization):
+    """The curvature path without double backward (entmax15 has none): central differences of gradients."""
+    spec, U, W, X, y = _tiny(H=2, T=3, d=3, n=2, W0=0.5, normalization=normalization)
+    theta = models.pack(U, W)
+    fd = curvature.hessian_norms(theta, X, spec, 200, torch.Generator().manual_seed(0), method="fd")
+    assert torch.isfinite(fd).all()
+    if normalization == "softmax":
+        exact = torch.stack([torch.linalg.eigvalsh(curvature.phi_hessian_dense(theta, X[i:i + 1], spec)).abs().max()
+                             for i in range(2)])
+        assert torch.allclose(fd, exact, rtol=1e-5)
+        lm = curvature.risk_lambda_min(theta, X, y, spec, method="fd")
+        assert lm == pytest.approx(float(torch.linalg.eigvalsh(curvature.risk_hessian_dense(theta, X, y, spec)).min()),
+                                   rel=1e-5)
+
+
+def test_bias_entries_get_a_learnable_per_head_bias():
+    spec = models.ModelSpec(H=3, T=4, d=4, normalization="softmax1")
+    assert spec.bias and spec.n_params == 3 * 4 * 4 + 3 * 16 + 3
+    parts = models.init_params(spec, torch.Generator().manual_seed(0), W0_scale=0.3)
+    assert len(parts) == 3 and torch.equal(parts[2], torch.zeros(3, dtype=DT))
+    theta = models.pack(*parts)
+    X = torch.randn(5, 4, 4, generator=torch.Generator().manual_seed(1), dtype=DT)
+    J = curvature.ntk_features(theta, X, spec)
+    assert J.shape == (5, spec.n_params) and float(J[:, -3:].abs().max()) > 0        # Phi depends on b
+    assert not models.ModelSpec(H=3, T=4, d=4).bias
+
+
+def test_run_time_registered_normalization_runs_through_the_matrix():
+    from attnlab import normalizations as N
+    from attnlab.studies.gd_heads import STUDY
+    N.register("softmax_half", lambda s, dim, mask: torch.softmax(s / 2, dim=dim), sums_to_one=True,
+               formula="softmax(s / 2)")
+    try:
+        m = STUDY.normalization_matrix("softmax_half", "smoke")
+    finally:
+        N.unregister("softmax_half")
+    assert set(m) >= {"hessian_slope", "grad_slope", "ntk_margin", "train_loss"}
+    assert all(math.isfinite(v) for v in m.values())
+
+
+def test_entmax15_matrix_has_no_nan():
+    from attnlab.studies.gd_heads import STUDY
+    m = STUDY.normalization_matrix("entmax15", "smoke")
+    assert m["hvp_fd"] == 1.0 and all(math.isfinite(v) for v in m.values())

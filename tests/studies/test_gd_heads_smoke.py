@@ -20,6 +20,11 @@ REQUIRED = {
     "bound": ["K", "train_loss", "bound"],
     "lazy": ["H", "test_dev"],
     "margins": ["H", "zeta", "gamma", "gamma_U_sigma0", "gamma_U_theory"],
+    "initialization": ["init", "init_eta", "gamma", "attn_relevant", "train_loss", "test_loss"],
+    "fits": ["fit", "slope", "low", "high"],
+    "summary": ["quantity", "value"],
+    "gen_summary": ["protocol", "sigma", "n", "gap", "gap_norm"],
+    "init_effects": ["init", "metric", "diff", "low", "high"],
 }
 
 
@@ -50,7 +55,7 @@ def test_smoke_claims_and_figures(smoke_run):
         if c["status"] == "undecided":
             assert c["detail"], c
     figs = json.loads((out / "figures" / "figures.json").read_text())
-    assert len(figs) == 8
+    assert len(figs) == 9
     for f in figs:
         assert (out / "figures" / f["file"]).stat().st_size > 1000 and f["caption"]
 
@@ -63,6 +68,14 @@ def test_task_is_deterministic():
         pd.testing.assert_frame_equal(a[k], b[k])
 
 
+def test_anatomy():
+    from attnlab.studies.gd_heads import EXPERIMENTS, study
+    assert STUDY is study.STUDY and STUDY.experiments is EXPERIMENTS and STUDY.package == "attnlab.studies.gd_heads"
+    cfg = build_config(STUDY.config_cls, STUDY.presets, "smoke")
+    assert {t.kind for t in STUDY.tasks(cfg)} == set(EXPERIMENTS)
+    assert len({t.key for t in STUDY.tasks(cfg)}) == len(STUDY.tasks(cfg))
+
+
 def test_bench_quick_runs():
     r = STUDY.benchmark(quick=True)
     assert r.ratios["speedup"] > 0
@@ -72,3 +85,39 @@ def test_bench_quick_runs():
 def test_normalization_matrix_smoke():
     m = STUDY.normalization_matrix("softmax", "smoke")
     assert set(m) >= {"hessian_slope", "grad_slope", "ntk_margin", "train_loss"}
+
+
+def test_reference_csv(smoke_run):
+    """reference.csv follows docs/reference-data.md; every row's table and column exist in a smoke run (claims
+    rows name a claim), and its `where` rows are present, except the rows measured only at the quick preset."""
+    import csv
+    from importlib import resources
+
+    from attnlab.ledger import parse_reference, reference_text
+
+    text = resources.files("attnlab.studies.gd_heads").joinpath("reference.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
+    assert rows and len({r["id"] for r in rows}) == len(rows)
+    assert list(rows[0]) == ["id", "quantity", "paper_value", "paper_low", "paper_high", "units", "source", "source_tag",
+                             "applies_to", "table", "column", "where", "agg", "judge", "tolerance", "tolerance_reason",
+                             "note"]
+    assert {r["source_tag"] for r in rows} <= {"paper", "secondary"}
+    assert {r["judge"] for r in rows} <= {"ratio", "range", "at_least", "at_most", "sign", "qualitative"}
+    assert len(parse_reference(*reference_text(STUDY))) == len(rows)
+    _, out = smoke_run
+    claim_ids = {c.id for c in CLAIMS}
+    quick_only = {"hessian_slope_W0_03"}          # W0_curv = (0,) at the smoke preset
+    for r in rows:
+        if r["table"] == "claims":
+            assert r["column"] in claim_ids, r["id"]
+            continue
+        df = pd.read_parquet(out / "tables" / f"{r['table']}.parquet")
+        assert r["column"] in df.columns, r["id"]
+        for cond in filter(None, r["where"].split(";")):
+            k, v = cond.split("=", 1)
+            assert k in df.columns, r["id"]
+            try:
+                df = df[pd.to_numeric(df[k]) == float(v)]
+            except ValueError:
+                df = df[df[k].astype(str) == v]
+        assert (len(df) > 0) != (r["id"] in quick_only), r["id"]

@@ -40,6 +40,8 @@ class GDHeadsConfig(StudyConfig):
     W0_scale: float = 0.0           # W0 = W0_scale * N(0, 1) entries for P0
     init_eta: float = 1.0           # step of the one-step inits P1 / P2
     eta: float = 1.0                # GD step size (all experiments but the rate sweep)
+    hvp: str = "autograd"           # Hessian-vector products: autograd (double backward) | fd (central differences
+                                    # of gradients, eps = 1e-4; for normalizations without a double backward)
     # ---- claim 1: curvature vs H ----
     H_curv: tuple[int, ...] = (1, 4, 16, 64, 256)
     W0_curv: tuple[float, ...] = (0.0, 0.3)
@@ -67,17 +69,25 @@ class GDHeadsConfig(StudyConfig):
     gen_seeds: int = 5
     gen_n_test: int = 20000
     gen_sigma: float = 0.3          # token noise of the generalization experiments (harder than the default)
+    gen_sigma_separable: float = 0.1   # token noise of the 1/n-rate runs (the brief's separable default)
     H_testrate: int = 4
     testrate_seeds: int = 2
     K_per_n: int = 5
+    # ---- the initialization result: P0 against the one-step inits (brief §5c) ----
+    inits: tuple[str, ...] = ("P0", "P1", "P2")
+    init_etas: tuple[float, ...] = (1.0, 1e4)   # W-step sizes of the one-step inits compared with P0
+    H_init: int = 16
+    K_init: int = 100
+    init_seeds: int = 5
 
     def validate(self) -> None:
         super().validate()
         self.check_positive("T", "d", "zeta", "M", "S", "S_noise", "n", "n_test", "init_eta", "eta",
                             "H_curv", "power_iters", "H_wc", "H_rates", "etas", "K_rates_large_eta",
                             "K_rates", "K_bound", "H_lazy", "K_lazy", "H_ntk", "zetas", "K_real", "ns",
-                            "H_gen", "K_gen", "gen_seeds", "testrate_seeds", "gen_n_test", "H_testrate", "K_per_n")
-        self.check_nonnegative("sigma", "gen_sigma", "W0_scale", "W0_curv", "K_wc")
+                            "H_gen", "K_gen", "gen_seeds", "testrate_seeds", "gen_n_test", "H_testrate", "K_per_n",
+                            "H_init", "K_init", "init_seeds", "init_etas")
+        self.check_nonnegative("sigma", "gen_sigma", "gen_sigma_separable", "W0_scale", "W0_curv", "K_wc")
         for name in ("zeta", "zetas"):
             v = getattr(self, name)
             for z in (v if isinstance(v, tuple) else (v,)):
@@ -94,11 +104,15 @@ class GDHeadsConfig(StudyConfig):
         self.check_choice("loss", {"logistic", "exponential"})
         self.check_choice("normalization", set(available()))
         self.check_choice("init", {"P0", "P1", "P2"})
+        self.check_choice("hvp", {"autograd", "fd"})
+        for i in self.inits:
+            if i not in ("P0", "P1", "P2"):
+                raise ConfigError("inits", f"each init must be one of P0, P1, P2, got {i!r}")
         if self.paired:
             for name in ("H_curv", "H_wc", "H_lazy", "H_ntk"):
                 if any(h % 2 for h in getattr(self, name)):
                     raise ConfigError(name, "paired=true needs every H even")
-            for name in ("H_rates", "H_gen", "H_testrate"):
+            for name in ("H_rates", "H_gen", "H_testrate", "H_init"):
                 if getattr(self, name) % 2:
                     raise ConfigError(name, "paired=true needs an even H")
         for name in ("H_curv", "H_ntk", "H_lazy"):
@@ -115,12 +129,14 @@ PRESETS = {
                   H_wc=(2, 8), K_wc=(0, 5, 20), H_rates=4, etas=(1.0, 4.0), K_rates=(5, 10, 20, 40),
                   K_rates_large_eta=20, K_bound=(20, 40), H_lazy=(1, 4), K_lazy=20, H_ntk=(1, 4), zetas=(0.25, 0.5),
                   K_real=40, ns=(16, 32),
-                  H_gen=4, K_gen=40, gen_seeds=2, gen_n_test=500, H_testrate=4, K_per_n=2, testrate_seeds=2),
-    "quick": dict(seeds=3, n=50, H_wc=(4, 16, 64), K_wc=(0, 10, 100, 300), H_rates=16, etas=(1.0, 4.0, 16.0),
+                  H_gen=4, K_gen=40, gen_seeds=2, gen_n_test=500, H_testrate=4, K_per_n=2, testrate_seeds=2,
+                  H_init=4, K_init=20, init_seeds=2, init_etas=(1.0, 1e4)),
+    "quick": dict(seeds=3, n=50, H_wc=(4, 16, 64), K_wc=(0, 10, 100, 300), H_rates=64, etas=(1.0, 4.0, 16.0),
                   K_rates=(10, 30, 100, 300, 1000), K_bound=(100, 300, 1000), ns=(25, 50, 100, 200), H_gen=4,
-                  gen_seeds=5, H_testrate=4, testrate_seeds=2),
+                  gen_seeds=5, H_testrate=4, testrate_seeds=2, H_init=16, K_init=100, init_seeds=4),
     "paper": dict(seeds=5, H_curv=(1, 4, 16, 64, 256, 1024), H_wc=(4, 16, 64, 256),
                   K_wc=(0, 10, 100, 1000, 3000), etas=(1.0, 4.0, 16.0), K_rates=(10, 30, 100, 300, 1000, 3000),
                   K_bound=(100, 300, 1000, 3000), H_lazy=(1, 4, 16, 64, 256), H_ntk=(1, 4, 16, 64, 256),
-                  ns=(25, 50, 100, 200, 400, 800), H_gen=16, gen_seeds=10, gen_n_test=50000),
+                  ns=(25, 50, 100, 200, 400, 800), H_gen=16, gen_seeds=10, gen_n_test=50000, H_init=64,
+                  K_init=300, init_seeds=10),
 }

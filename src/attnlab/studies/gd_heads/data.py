@@ -3,13 +3,11 @@
 One example: y ~ Unif{+-1}; k = round(zeta T) relevant positions R (uniform, or the first k); for t in R
 x_t = mu_y + z_t, else x_t = nu_{j_t} + z_t with j_t ~ Unif[M]; z_t ~ N(0, sigma^2 I_d) (or clipped to norm
 <= 2 sigma sqrt(d) with noise="truncated").  Means: mu_+ = S e_1, mu_- = S e_2 (antipodal: -S e_1),
-nu_j = S' e_{2+j}.  All draws come from one torch.Generator, so a dataset is a function of its seed.
+nu_j = S' e_{2+j}.  All draws come from one torch.Generator (from attnlab.rng), so a dataset is a function of its key.
 """
 from __future__ import annotations
 
 import dataclasses
-import zlib
-
 import numpy as np
 import torch
 
@@ -67,10 +65,3 @@ def sample(spec: MixtureSpec, n: int, generator: torch.Generator, dtype=torch.fl
     signal = torch.where((y > 0)[:, None], mu_p[None, :], mu_m[None, :])              # (n, d)
     X = torch.where(relevant[..., None], signal[:, None, :], nu[j]) + z                # (n, T, d)
     return X.to(device), y.to(dtype).to(device), relevant.to(device)
-
-
-def generator_for(*keys) -> torch.Generator:
-    """A torch.Generator seeded from a tuple of ints/strings (stable across processes, unlike hash())."""
-    ints = [k if isinstance(k, int) else zlib.crc32(str(k).encode()) for k in keys]
-    seed = int(np.random.SeedSequence(ints).generate_state(1, dtype=np.uint64)[0] % (2**63 - 1))
-    return torch.Generator().manual_seed(seed)

@@ -1,4 +1,5 @@
-"""Figures from the result tables only (matplotlib Agg); theory and simulation share axes."""
+"""Figures from the final tables only (matplotlib Agg); theory and simulation share axes.  Derived numbers
+(the rate constant, beta2, the init differences) come from analysis.py's tables, never from claims."""
 from __future__ import annotations
 
 import math
@@ -77,9 +78,9 @@ def fig_rates(t, config, outdir):
         m, s = _mse(g.groupby("eta_K"), "train_loss")
         axes[0].errorbar(m.index, m, yerr=s, marker="o", label=f"GD, eta={eta:g}")
     x = np.array(sorted(df["eta_K"].unique()), float)
-    late = df[df["K"] >= 100]
-    if len(late):
-        c = float(np.exp(np.mean(np.log(late["train_loss"] * late["eta_K"]))))
+    summ = t.get("summary")
+    if summ is not None and (summ["quantity"] == "etaK_loss_late_geomean").any():
+        c = float(summ.loc[summ["quantity"] == "etaK_loss_late_geomean", "value"].iloc[0])
         axes[0].plot(x, c / x, "k--", lw=1, label="theory rate c/(eta K)")
     axes[0].set(xscale="log", yscale="log", xlabel="eta K", ylabel="training loss", title=f"H = {df['H'].iloc[0]}")
     axes[0].legend(fontsize=7)
@@ -189,17 +190,18 @@ def fig_generalization(t, config, outdir):
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     g = df[df["protocol"] == "fixed_K"]
     if len(g):
-        gg = g.groupby("n")
-        m, s = _mse(gg, "gap")
-        axes[0].errorbar(m.index, m, yerr=s, marker="o", label="test - train loss (gap)")
-        p, _ = _mse(gg, "stability_proxy")
-        axes[0].plot(p.index, p, "s--", label="stability proxy 4 G^2 eta/n sum L^(theta_k)")
-        n = m.index.values.astype(float)
-        pos = m[m > 0]
-        if len(pos):
-            axes[0].plot(n, float(pos.iloc[0] * pos.index[0]) / n, "k:", label="theory 1/n")
+        for sigma, gs in g.groupby("sigma"):
+            gg = gs.groupby("n")
+            m, s = _mse(gg, "gap")
+            l = axes[0].errorbar(m.index, m, yerr=s, marker="o", label=f"gap, sigma={sigma:g}")
+            p, _ = _mse(gg, "stability_proxy")
+            axes[0].plot(p.index, p, "s--", color=l[0].get_color(), label=f"stability proxy 4G^2 eta/n sum L^, sigma={sigma:g}")
+            n = m.index.values.astype(float)
+            pos = m[m > 0]
+            if len(pos):
+                axes[0].plot(n, float(pos.iloc[0] * pos.index[0]) / n, ":", color=l[0].get_color(), label="theory 1/n")
         axes[0].set(xscale="log", yscale="log", xlabel="n", ylabel="loss", title=f"H={g['H'].iloc[0]}, K={g['K'].iloc[0]}")
-        axes[0].legend(fontsize=7)
+        axes[0].legend(fontsize=6)
     g = df[df["protocol"] == "K_prop_n"]
     if len(g):
         gg = g.groupby("n")
@@ -214,13 +216,42 @@ def fig_generalization(t, config, outdir):
         axes[1].legend(fontsize=7)
     return Figure(_save(fig, outdir, "generalization.png"),
                   "Left: generalization gap against n at fixed K with the stability proxy and a 1/n guide. Right: test "
-                  "loss with K proportional to n against the 1/n rate. Claims generalization_gap_shrinks_as_inverse_n, "
-                  "test_loss_scales_as_inverse_n.")
+                  "loss with K proportional to n against the 1/n rate. Claims generalization_gap_stability_form, "
+                  "generalization_gap_shrinks_as_inverse_n, test_loss_scales_as_inverse_n.")
+
+
+def fig_init(t, config, outdir):
+    df = t["initialization"]
+    metrics = (("gamma", "NTK margin at theta0"), ("attn_relevant", "attention on relevant tokens"),
+               ("train_loss", f"training loss after K={int(df['K'].iloc[0])}"), ("test_loss", "test loss after K"))
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
+    labels = ["P0"] + [f"{i}, W-step {e:g}" for i, e in
+                       sorted({(r.init, r.init_eta) for r in df.itertuples() if r.init != "P0"})]
+    for ax, (col, lab) in zip(axes, metrics):
+        for j, name in enumerate(labels):
+            if name == "P0":
+                g = df[df["init"] == "P0"]
+            else:
+                i, e = name.split(", W-step ")
+                g = df[(df["init"] == i) & np.isclose(df["init_eta"], float(e))]
+            m, s = float(g[col].mean()), float(g[col].std(ddof=1) / np.sqrt(len(g))) if len(g) > 1 else 0.0
+            ax.errorbar([j], [m], yerr=[s], marker="o", capsize=3)
+        ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=7)
+        ax.set_title(lab, fontsize=8)
+        if col == "attn_relevant":
+            ax.axhline(float(df["attn_uniform"].iloc[0]), color="k", ls="--", lw=1, label="uniform zeta")
+            ax.legend(fontsize=6)
+    fig.tight_layout()
+    return Figure(_save(fig, outdir, "initialization.png"),
+                  "P0 against the one-step initializations P1 (W-step from P0) and P2 (U-step from zero, then W-step) "
+                  "on the tokenized mixture, mean +- s.e. over paired seeds. Claims one_step_init_enlarges_ntk_margin, "
+                  "one_step_init_lowers_train_loss, one_step_init_lowers_test_loss.")
 
 
 FIGURES = [("curvature", fig_curvature), ("weak_convexity", fig_weak_convexity), ("rates", fig_rates),
            ("rates", fig_distance), ("lazy", fig_lazy), ("margins", fig_margins),
-           ("realizability", fig_realizability), ("generalization", fig_generalization)]
+           ("realizability", fig_realizability), ("generalization", fig_generalization),
+           ("initialization", fig_init)]
 
 
 def make_figures(tables, config, outdir: Path) -> list[Figure]:
