@@ -279,7 +279,7 @@ def test_second_run_on_a_locked_directory_exits_2_naming_the_holder(sleepy, tmp_
 
 def test_two_concurrent_runs_never_both_compute(sleepy, tmp_path, attnlab):
     out = tmp_path / "run"
-    args = ["run", sleepy, "--preset", "smoke", "--set", "sleep_s=0.5", "--executor", "serial", "--no-progress",
+    args = ["run", sleepy, "--preset", "smoke", "--set", "sleep_s=2", "--executor", "serial", "--no-progress",
             "--out", out]
     exe = str(Path(sys.executable).parent / "attnlab")
     procs = [subprocess.Popen([exe, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -423,3 +423,20 @@ def test_dask_local_cluster_starts_no_more_workers_than_tasks(sleepy, tmp_path, 
     res = run_study(sleepy, preset="smoke", out=tmp_path / "run", executor="dask", workers=8, progress=False,
                     quiet=True)
     assert res.exit_code == 0 and started == [3]  # 3 tasks, not 8 workers
+
+
+def test_sigterm_stops_a_serial_run_at_once(sleepy, tmp_path):
+    exe = str(Path(sys.executable).parent / "attnlab")
+    out = tmp_path / "run"
+    proc = subprocess.Popen([exe, "run", sleepy, "--preset", "smoke", "--set", "sleep_s=60", "--executor", "serial",
+                             "--no-progress", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / "config.json").exists():
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)  # not after the other tasks' 60 s sleeps
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 143 and len(lines) == 1 and lines[0].startswith("interrupted:"), err
+    assert not list((out / "tasks").iterdir())

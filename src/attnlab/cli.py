@@ -94,6 +94,11 @@ def cmd_list(args) -> int:
         print(f"{name:<16} {s.paper:<18} presets: {', '.join(s.presets)}  (default {s.default_preset})")
         if s.title:
             print(f"{'':<16} {s.title}")
+    from .matrix import STUDY as matrix
+
+    print(f"{'matrix':<16} {'(cross-study run)':<18} presets: {', '.join(matrix.presets)}  (default "
+          f"{matrix.default_preset}; `attnlab run matrix`, `attnlab reproduce --matrix`)")
+    print(f"{'':<16} {matrix.title}")
     return 0
 
 

@@ -81,7 +81,8 @@ def resolve(name: str, preset: str | None, overrides: Mapping[str, Any] | None, 
 
 def _meta(study, preset, config, executor, workers, extra=None) -> dict:
     return {
-        "study": study.name, "title": study.title, "paper": study.paper, "preset": preset,
+        "study": study.name, "title": study.title, "paper": study.paper, "summary": study.summary,
+        "docs": study.docs, "preset": preset,
         "config": config.to_dict(), "config_hash": config_hash(config, {"study": study.name, **(extra or {})}),
         "seed": config.seed, "seeds": config.seeds, "version": __version__, "git_commit": git_commit(),
         "torch_threads": torch.get_num_threads(), "worker_torch_threads": 1, "executor": executor,

@@ -109,6 +109,8 @@ def run_job(payload: Mapping[str, Any]) -> dict:
         tables = study.run_task(config, Task.from_dict(payload["task"]))
         return {"ok": True, "tables": {k: table_to_bytes(v) for k, v in tables.items()},
                 "wall_s": time.perf_counter() - start}
+    except (KeyboardInterrupt, SystemExit):
+        raise  # an interrupt stops the run (serial executor: it arrives here), it is not a failed task
     except BaseException as e:  # noqa: BLE001 - reported by the driver, others go on
         return failure(e, time.perf_counter() - start)
 
