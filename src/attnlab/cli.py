@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("study")
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="grid values (repeatable); values of tuple fields are separated by ';'")
+    p.add_argument("--zip", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="paired values (repeatable): the i-th point takes the i-th value of every --zip key; "
+                        "combined with --grid as a product")
     _add_run_options(p)
     p = sub.add_parser("reproduce", help="every study at a preset, then the report")
     p.add_argument("--preset", default="quick")
@@ -60,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--force", action="store_true", help="run even above the resource estimate")
+    p = sub.add_parser("compare", help="claims and tables that changed between two run directories "
+                                       "(exit 1 when a verdict flipped)")
+    p.add_argument("dir_a")
+    p.add_argument("dir_b")
+    p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance on numbers (default 1e-6)")
+    p.add_argument("--atol", type=float, default=0.0, help="absolute tolerance on numbers (default 0)")
+    p.add_argument("--ignore", action="append", default=[], metavar="COLUMN",
+                   help="a table column to leave out (repeatable; timing columns are always left out)")
     p = sub.add_parser("report", help="one self-contained HTML page from existing results")
     p.add_argument("dir")
     p = sub.add_parser("ledger", help="the paper's numbers beside ours, for a run or reproduce dir")
@@ -103,7 +114,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .runner import run_study
+    from .api import execute_run as run_study  # the CLI is a thin layer over the Python API
 
     _check_counts(args)
     res = run_study(args.study, preset=args.preset, sets=args.sets, seeds=args.seeds,
@@ -113,19 +124,22 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .runner import load_study, run_sweep
-    from .sweep import parse_grid
+    from .api import execute_sweep as run_sweep  # the CLI is a thin layer over the Python API
+    from .runner import load_study
+    from .sweep import parse_grid, parse_values
 
     _check_counts(args)
-    grid = parse_grid(args.grid, load_study(args.study).config_cls)
-    res = run_sweep(args.study, grid, preset=args.preset, sets=args.sets, seeds=args.seeds,
+    config_cls = load_study(args.study).config_cls
+    grid = parse_grid(args.grid, config_cls) if args.grid or not args.zip else {}
+    zipped = parse_values(args.zip, config_cls, "--zip")
+    res = run_sweep(args.study, grid, zip=zipped, preset=args.preset, sets=args.sets, seeds=args.seeds,
                     out=args.out, executor=args.executor, workers=args.workers, address=args.address,
                     device=args.device, strict=args.strict, progress=not args.no_progress, force=args.force)
     return res.exit_code
 
 
 def cmd_reproduce(args) -> int:
-    from .runner import reproduce
+    from .api import execute_reproduce as reproduce  # the CLI is a thin layer over the Python API
     from .studies import get_study
 
     _check_counts(args)
@@ -138,6 +152,14 @@ def cmd_reproduce(args) -> int:
                      address=args.address, device=args.device, strict=args.strict,
                      progress=not args.no_progress, studies=studies, matrix=args.matrix,
                      matrix_preset=args.matrix_preset, force=args.force)
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare_runs
+
+    result = compare_runs(args.dir_a, args.dir_b, rtol=args.rtol, atol=args.atol, ignore=args.ignore)
+    print(result.text(), end="")
+    return result.exit_code
 
 
 def cmd_report(args) -> int:
@@ -183,7 +205,7 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "sweep": cmd_sweep, "reproduce": cmd_reproduce,
-            "report": cmd_report, "bench": cmd_bench, "ledger": cmd_ledger}
+            "compare": cmd_compare, "report": cmd_report, "bench": cmd_bench, "ledger": cmd_ledger}
 
 
 class Terminated(KeyboardInterrupt):

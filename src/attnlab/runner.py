@@ -27,7 +27,7 @@ from .preflight import check_executor, preflight
 from .store import (REPRODUCE, RunStore, atomic_write_json, atomic_write_text, check_reproduce_dir, now_iso,
                     read_json, write_reproduce)
 from .studies import Task, get_study, registry
-from .sweep import dedupe_grid, execute, grid_points, point_key
+from .sweep import dedupe_grid, execute, grid_points, point_key, sweep_points
 
 
 @dataclasses.dataclass
@@ -275,18 +275,20 @@ def run_sweep(name: str, grid: Mapping[str, list[Any]], preset: str | None = Non
               executor: str = "local", workers: int | None = None, address: str | None = None,
               device: str | None = None, strict: bool = False, progress: bool = True,
               quiet: bool = False, seeds: int | None = None, sets: list[str] | tuple[str, ...] = (),
-              force: bool = False) -> RunResult:
+              zipped: Mapping[str, list[Any]] | None = None, force: bool = False) -> RunResult:
     """Every grid point is a full run of the study in OUT/points/<point>/; all their tasks share one
     executor. OUT/tables/<name>.parquet stacks the points' tables with the grid keys as columns.
-    A grid key may not also be given by ``sets``/``seeds``/``device`` (which value would win?)."""
+    A grid key may not also be given by ``sets``/``seeds``/``device`` (which value would win?).
+    ``zipped`` ({key: [v1, v2], key2: [w1, w2]}, ``--zip``): paired values, combined with the grid as a product
+    (:func:`attnlab.sweep.sweep_points`)."""
     grid = dedupe_grid(grid)
     set_keys = {item.partition("=")[0].strip() for item in sets or ()}
     flagged = {"seeds": seeds, "device": device}
-    for key in grid:
+    for key in [*grid, *(zipped or {})]:
         if key in set_keys or flagged.get(key) is not None:
             raise UserError(f"--grid {key}: also given by {'--set' if key in set_keys else '--' + key}; "
                             f"give it once")
-    points = grid_points(grid)
+    points = sweep_points(grid, zipped)
     resolved = []
     for point in points:
         study, preset_, config = resolve(name, preset, {**(overrides or {}), **point}, device, seeds=seeds,
@@ -295,13 +297,17 @@ def run_sweep(name: str, grid: Mapping[str, list[Any]], preset: str | None = Non
     study, preset = resolved[0][1], resolved[0][2]
     grid_json = {k: [list(v) if isinstance(v, tuple) else v for v in vs] for k, vs in grid.items()}
     base_config = resolved[0][3]
-    sweep_hash = config_hash(base_config, {"study": study.name, "grid": grid_json, "sweep": True})
+    zip_json = {k: [list(v) if isinstance(v, tuple) else v for v in vs] for k, vs in (zipped or {}).items()}
+    sweep_hash = config_hash(base_config, {"study": study.name, "grid": grid_json, "sweep": True,
+                                           **({"zip": zip_json} if zip_json else {})})
     out = Path(out) if out else Path("runs") / f"{study.name}-sweep-{sweep_hash}"
     check_executor(executor, address, workers)
     estimates = [preflight(s_, c_, out, executor, None, workers, force) for _, s_, _, c_ in resolved]
     top = RunStore(out)
     top_meta = _meta(study, preset, base_config, executor, workers)
     top_meta.update(config_hash=sweep_hash, grid=grid_json, kind="sweep", points=[point_key(p) for p in points])
+    if zip_json:
+        top_meta["zip"] = zip_json
     top.check(top_meta)
     runs = []
     for (point, study_, preset_, config), estimate in zip(resolved, estimates):
@@ -336,7 +342,7 @@ def run_sweep(name: str, grid: Mapping[str, list[Any]], preset: str | None = Non
         top.write_json("claims.json", all_claims)
         wall = time.perf_counter() - start
         top.update_config(status="failed" if failed else "done", finished=now_iso(), wall_time_s=round(wall, 3))
-        lines = [f"# sweep of {study.name}", "", f"grid: {grid_json}", "", "| point | claim | verdict | value |",
+        lines = [f"# sweep of {study.name}", "", f"grid: {grid_json}" + (f", zip: {zip_json}" if zip_json else ""), "", "| point | claim | verdict | value |",
                  "|---|---|---|---|"]
         lines += [f"| {c['point']} | `{c['id']}` | {c['status']} | {c['value']} |" for c in all_claims]
         top.write_text("summary.md", "\n".join(lines) + "\n")

@@ -292,3 +292,89 @@ def parse_grid(items: Iterable[str], config_cls) -> dict[str, list[Any]]:
     if not grid:
         raise UserError("sweep needs at least one --grid key=v1,v2,...")
     return grid
+
+
+# ---- paired sweeps (--zip) ---------------------------------------------------------------------------------
+def parse_values(items: Iterable[str], config_cls, flag: str) -> dict[str, list[Any]]:
+    """``--grid``/``--zip`` items ``key=v1,v2,...`` -> {key: [typed values]} (``;`` separates the values of tuple
+    fields); an item's key given twice, an unknown key or an empty value is bad input naming ``flag``."""
+    import typing
+
+    from .config import field_types, parse_value
+    from .errors import ConfigError
+
+    types_ = field_types(config_cls)
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        if "=" not in item:
+            raise UserError(f"{flag} {item!r}: expected key=v1,v2,...")
+        key, _, text = item.partition("=")
+        key = key.strip()
+        if key not in types_:
+            raise ConfigError(key, f"unknown config key for this study (known: {', '.join(sorted(types_))})")
+        if key in out:
+            raise UserError(f"{flag} {key}: given twice (give all its values in one {flag} {key}=v1,v2,...)")
+        is_tuple = typing.get_origin(types_[key]) is tuple
+        raw = text.split(";") if is_tuple else text.split(",")
+        if not text.strip() or any(not r.strip() for r in raw):
+            raise UserError(f"{flag} {item!r}: empty value")
+        out[key] = [parse_value(r, types_[key], key) for r in raw]
+    return out
+
+
+def coerce_sweep_values(values: Mapping[str, Any], config_cls, flag: str) -> dict[str, list[Any]]:
+    """A Python ``grid=``/``zip=`` mapping -> {key: [typed values]}: a string is parsed as on the command line
+    (``"1,2,3"``), a list/tuple is one value per entry (each coerced to the field's type)."""
+    from .config import coerce_overrides
+    from .errors import ConfigError
+
+    if not isinstance(values, Mapping):
+        raise UserError(f"{flag}: expected a mapping {{key: [v1, v2, ...]}}, got {type(values).__name__}")
+    out: dict[str, list[Any]] = {}
+    for key, vs in values.items():
+        if isinstance(vs, str):
+            out.update(parse_values([f"{key}={vs}"], config_cls, flag))
+            continue
+        if not isinstance(vs, (list, tuple)) or not vs:
+            raise ConfigError(key, f"{flag}: expected a non-empty list of values, got {vs!r}")
+        out[key] = [coerce_overrides(config_cls, {key: v})[key] for v in vs]
+    return out
+
+
+def zip_points(zipped: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """Paired values: {"D": [3, 4], "h": [3, 4]} -> [{"D": 3, "h": 3}, {"D": 4, "h": 4}]. Every key needs the
+    same number of values (UserError naming them otherwise)."""
+    if not zipped:
+        return [{}]
+    lengths = {k: len(v) for k, v in zipped.items()}
+    if len(set(lengths.values())) != 1:
+        raise UserError("--zip: unequal numbers of values (" + ", ".join(f"{k} has {n}" for k, n in lengths.items())
+                        + "); paired values need the same count")
+    n = next(iter(lengths.values()))
+    return [{k: zipped[k][i] for k in zipped} for i in range(n)]
+
+
+def sweep_points(grid: Mapping[str, list[Any]], zipped: Mapping[str, list[Any]] | None = None) \
+        -> list[dict[str, Any]]:
+    """The points of a sweep: every grid point (cartesian product) combined with every zip point (paired
+    values), grid keys first. A key may be in only one of the two."""
+    zipped = zipped or {}
+    both = sorted(set(grid) & set(zipped))
+    if both:
+        raise UserError(f"--zip {both[0]}: also given with --grid; give it once")
+    if not grid and not zipped:
+        raise UserError("sweep needs at least one --grid key=v1,v2,... or --zip key=v1,v2,...")
+    return [{**g, **z} for g in (grid_points(grid) if grid else [{}]) for z in zip_points(zipped)]
+
+
+class _CallableModule(type(sys)):
+    """This module, callable: ``attnlab.sweep(...)`` is the Python API's :func:`attnlab.api.sweep` (importing
+    this module makes ``attnlab.sweep`` the module, so the API function could not be a plain attribute)."""
+
+    def __call__(self, *args, **kwargs):
+        from .api import sweep
+
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
