@@ -189,3 +189,19 @@ def test_head_count_smoke_through_the_api_equals_the_cli(tmp_path, capsys):
     for name, df in before.items():
         pd.testing.assert_frame_equal(again.tables[name], df)
     assert r.figures and all(p.exists() for p in r.figures)
+    ledger = r.ledger   # ledger.parquet: the paper's Table 2 cells beside ours
+    assert ledger is not None and "table2_nmse_h4_T16" in set(ledger["id"])
+
+
+def test_diverged_tasks_raise_divergence_error(sleepy, tmp_path, monkeypatch):
+    from attnlab.errors import DivergenceError
+    from attnlab.studies import get_study
+
+    study = get_study("sleepy")
+
+    def diverge(config, task):
+        raise DivergenceError(f"value is not finite at step 3 (task {task.key})")
+
+    monkeypatch.setattr(study, "run_task", diverge)
+    with pytest.raises(DivergenceError, match="task t0-s0: value is not finite at step 3"):
+        attnlab.run("sleepy", out=tmp_path / "r", **_smoke())

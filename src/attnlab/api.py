@@ -15,7 +15,8 @@ and ``attnlab run STUDY --preset smoke --out D`` are interchangeable, and a run 
 under the other.  Errors are exceptions, never exit codes: :class:`attnlab.errors.UserError` (bad input:
 unknown study, preset or key, invalid value, a foreign output folder; nothing has been written),
 :class:`attnlab.errors.ConfigError` (a UserError naming the config field), and :class:`TaskError` when
-tasks failed (the finished ones are kept; call again to retry the failed ones).  Failing *claims* are
+tasks failed (the finished ones are kept; call again to retry the failed ones), or
+:class:`attnlab.errors.DivergenceError` when every failed task diverged (a rerun fails the same way).  Failing *claims* are
 results, not errors: read them in ``r.claims``.
 
 Config fields are keyword arguments (``attnlab.run("head-count", h=4, T=16, Ts=(16, 64))``), given as Python
@@ -46,6 +47,24 @@ class TaskError(RuntimeError):
         shown = ", ".join(self.failed_tasks[:5]) + (" ..." if len(self.failed_tasks) > 5 else "")
         super().__init__(f"{len(self.failed_tasks)} task(s) failed in {self.out} ({shown}); finished tasks are "
                          f"kept; run again to retry the failed ones")
+
+
+def _raise_failed(res) -> None:
+    """After a run whose tasks failed: DivergenceError when every failed task diverged (a rerun fails the same
+    way; the message names the tasks and the quantity), else TaskError."""
+    from .errors import DivergenceError
+    from .store import read_json
+
+    failures = {}
+    try:
+        failures = read_json(Path(res.out) / "config.json").get("failures") or {}
+    except UserError:
+        pass
+    errors = [str(failures.get(k, {}).get("error", "")) for k in res.failed_tasks]
+    if errors and all(e.startswith("DivergenceError") for e in errors):
+        raise DivergenceError("; ".join(f"task {k}: {e.partition(': ')[2]}" for k, e in zip(res.failed_tasks, errors))
+                              + f" (run directory {res.out})")
+    raise TaskError(res.out, res.failed_tasks)
 
 
 # ---- running ----------------------------------------------------------------------------------------------
@@ -118,12 +137,13 @@ def run(study: str, preset: str | None = None, seeds: int | None = None, out: st
               or "serial" (this process: a normalization registered at run time is seen by the tasks).
     device:   torch device ("cpu", "cuda", ...). ``quiet=False`` prints the claims table as the CLI does;
     ``force`` runs above the machine's resource estimate (``--force``).
-    Raises UserError / ConfigError on bad input (nothing written), TaskError when tasks failed."""
+    Raises UserError / ConfigError on bad input (nothing written), DivergenceError when the failed tasks
+    diverged, TaskError when tasks failed otherwise."""
     res = execute_run(study, preset=preset, seeds=seeds, out=out, executor=executor, workers=workers,
                       device=device, address=address, progress=progress, quiet=quiet, overrides=overrides,
                       force=force)
     if res.failed_tasks:
-        raise TaskError(res.out, res.failed_tasks)
+        _raise_failed(res)
     return load(res.out)
 
 
@@ -173,7 +193,7 @@ def sweep(study: str, grid: Mapping[str, Sequence[Any]] | None = None, zip: Mapp
                         workers=workers, device=device, address=address, progress=progress, quiet=quiet,
                         overrides=overrides, force=force)
     if res.failed_tasks:
-        raise TaskError(res.out, res.failed_tasks)
+        _raise_failed(res)
     return load(res.out)
 
 
