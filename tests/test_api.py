@@ -42,6 +42,7 @@ def test_run_returns_results_equal_to_the_cli_run_directory(sleepy, tmp_path, mo
     assert r.dir.parent == tmp_path.joinpath("runs").relative_to(tmp_path) and r.dir.name.startswith("sleepy-smoke-")
     assert r.kind == "run" and r.status == "done" and r.study == "sleepy" and r.preset == "smoke"
     assert r.config["scale"] == 2.0 and r.config["n_tasks"] == 3
+    assert r.study_config() == attnlab.studies()["sleepy"].config_cls(n_tasks=3, scale=2.0)
     assert set(r.tables) == {"values", "summary"} and len(r.tables["values"]) == 9
     assert r.claims == json.loads((r.dir / "claims.json").read_text())
     assert r.claims.verdicts == {"values_are_finite": "pass", "mean_is_small": "pass"}

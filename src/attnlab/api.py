@@ -362,7 +362,8 @@ class Results:
 
     dir:      the run directory (Path).           kind: "run" | "sweep" | "reproduce".
     meta:     config.json (provenance: preset, seeds, version, git commit, wall time, status) or reproduce.json.
-    config:   the resolved config (dict of the study config's fields).   study, preset, status: from meta.
+    config:   the resolved config (dict of the study config's fields); ``study_config()`` as the study's dataclass.
+    study, preset, status: from meta.
     tables:   {name: DataFrame} of tables/*.parquet (read on first use).
     claims:   :class:`Claims` (verdicts and values).   figures: [Path] of the PNGs, captions in ``captions``.
     ledger:   the paper-vs-ours ledger (DataFrame of ledger.parquet) or None when the run has none.
@@ -410,6 +411,13 @@ class Results:
     def config(self) -> dict:
         """The resolved config (every field of the study's config, as in config.json)."""
         return dict(self.meta.get("config") or {})
+
+    def study_config(self):
+        """The resolved config as the study's frozen dataclass (e.g. ``HeadCountConfig``), to hand to the study's
+        public functions; rebuilt from config.json exactly as a worker rebuilds it."""
+        if self.kind != "run":
+            raise UserError(f"{self.dir}: a {self.kind} directory has no single config (use .points or .runs)")
+        return _config_cls(self.study).from_dict(self.config)
 
     # results
     @property
