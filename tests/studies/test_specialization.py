@@ -15,7 +15,9 @@ from attnlab.studies.specialization import STUDY
 from attnlab.studies.specialization import claims as C
 from attnlab.studies.specialization.config import SpecializationConfig
 from attnlab.studies.specialization.data import Prior, sample_batch
-from attnlab.studies.specialization.models import ACTIVATIONS, MultiHeadSLR, attention, forward_backward
+from attnlab.studies.specialization import analysis
+from attnlab.studies.specialization.models import (ACTIVATIONS, MultiHeadSLR, attention, forward_backward,
+                                                    learns_bias)
 from attnlab.studies.specialization.theory import (FieldSampler, bayes_softmax_construction, drift, posterior_mean,
                                                     risk)
 from attnlab.studies.specialization.train import (ChunkSampler, SGDSetup, chunk_size, init_weights,
@@ -68,13 +70,13 @@ def test_forward_backward_matches_autograd(activation):
     gchi, gz, gb = torch.autograd.grad(loss, (chi, z, b), allow_unused=True)
     torch.testing.assert_close(ck, gchi)
     torch.testing.assert_close(cv, gz)
-    if activation in ("softmax1_bias", "bayes_softmax"):
+    if learns_bias(activation):
         torch.testing.assert_close(cb, gb)
     else:
         assert gb is None or torch.count_nonzero(gb) == 0
 
 
-@pytest.mark.parametrize("activation", ["softmax", "softmax1_bias", "bayes_softmax"])
+@pytest.mark.parametrize("activation", ["softmax", "softmax1", "bayes_softmax"])
 def test_engine_matches_autograd_loop(activation):
     """run_sgd (batched, manual gradients) == a per-step autograd loop on the same data."""
     setup = SGDSetup(D=24, L=3, H=2, prior=FLIP, nu=4.0, noise=0.1, lr=0.4, activation=activation, dtype="float64")
@@ -92,7 +94,7 @@ def test_engine_matches_autograd_loop(activation):
 @pytest.mark.parametrize("law,value_mode", [("max", "shared"), ("spiked", "theta"), ("max", "theta")])
 def test_engine_variants_match_autograd(law, value_mode):
     prior = Prior.flipped((1.0, 0.0), (0.0, 1.0))
-    setup = SGDSetup(D=20, L=3, H=2, prior=prior, nu=2.0, noise=0.0, lr=0.4, activation="softmax1_bias",
+    setup = SGDSetup(D=20, L=3, H=2, prior=prior, nu=2.0, noise=0.0, lr=0.4, activation="softmax1",
                      location_law=law, value_mode=value_mode, dtype="float64")
     steps = 20
     log = run_sgd(setup, [1, 2], t_max=steps / setup.D, log_dt=steps / setup.D, data_seed=4)
@@ -144,7 +146,7 @@ def _structured_weights(D, H, T, gen):
     return W
 
 
-@pytest.mark.parametrize("activation", ["softmax", "softmax1_bias", "bayes_softmax"])
+@pytest.mark.parametrize("activation", ["softmax", "softmax1", "bayes_softmax"])
 def test_risk_from_overlaps_matches_direct_mc(activation):
     D, H, L, nu = 48, 2, 4, 4.0
     g = torch.Generator().manual_seed(4)
@@ -236,10 +238,10 @@ def test_aligned_fits_ordered_below_bayes():
     kd = FLIP.support()[0]
     eb = ((posterior_mean(test, FLIP, 16.0) - test.y) ** 2).mean().item()
     risks = {}
-    for act, bias_grid in (("softmax", None), ("softmax1_bias", np.arange(-12.0, 2.1, 1.0))):
+    for act, bias_grid in (("softmax", None), ("softmax1", np.arange(-2.0, 12.1, 1.0))):
         best = fit_aligned(fit, kd, act, 1, "shared", np.arange(0.0, 6.1, 0.5), bias_grid, refine=False)
         risks[act] = aligned_errors(test, best["beta"] * kd, act, best["bias"], best["a"], 1, "shared").mean().item()
-    assert risks["softmax"] > risks["softmax1_bias"] > eb
+    assert risks["softmax"] > risks["softmax1"] > eb
 
 
 # ---- config -------------------------------------------------------------------------------------------------
@@ -281,8 +283,8 @@ def _act_table(softmax=(0.40, 0.34), s1=(0.33, 0.26), s1b=(0.12, 0.02), bayes=(0
     rows = []
     bs = bayes if bs is None else bs
     for i, nu in enumerate((9.0, 25.0)):
-        for act, r in (("bayes", bayes), ("bayes_softmax", bs), ("softmax", softmax), ("softmax1", s1),
-                       ("softmax1_bias", s1b)):
+        for act, r in (("bayes", bayes), ("bayes_softmax", bs), ("softmax", softmax), ("softmax1_nobias", s1),
+                       ("softmax1", s1b)):
             rows.append(dict(prior="flipped", nu=nu, L=4, H=2, noise=0.0, activation=act, risk=r[i],
                              stderr=se * r[i], excess=r[i] - bayes[i], excess_stderr=se * r[i] / 2))
     return {"activations": pd.DataFrame(rows)}
@@ -300,7 +302,15 @@ def test_claims_activations_pass_and_fail():
     assert C.check_softmax_floor(_act_table(softmax=(0.40, 0.008)), cfg).passed is False
     assert C.check_softmax1(_act_table(s1=(0.45, 0.40)), cfg).passed is False
     assert C.check_softmax1(_act_table(s1b=(0.12, 0.34)), cfg).passed is False
-    assert C.check_bayes_optimal({}, cfg).passed is None
+    from attnlab.claims import evaluate
+    claim = next(c for c in C.CLAIMS if c.id == "bayes_softmax_is_bayes_optimal")
+    assert claim.kind == "consistency"
+    assert evaluate([claim], {}, cfg)[0]["status"] == "undecided"
+
+
+def _final(tables):
+    """The final tables as finalize leaves them: the task tables plus the analysis' derived tables."""
+    return {**tables, **analysis.derive(tables, SpecializationConfig())}
 
 
 def _dyn(experiment, traj, D=100, source="sgd", feature_count=1, risk=None):
@@ -338,8 +348,8 @@ def test_claim_plateau_pass_and_fail():
                 risk = np.where(np.arange(80) < t, 1.0, 0.3)
                 frames.append(_dyn("plateau", {s: _ramp(t, 80)}, D=D, risk=risk))
         return {"dynamics": pd.concat(frames, ignore_index=True)}
-    assert C.check_plateau(table(4.0), cfg).passed is True
-    assert C.check_plateau(table(0.0), cfg).passed is False
+    assert C.check_plateau(_final(table(4.0)), cfg).passed is True
+    assert C.check_plateau(_final(table(0.0)), cfg).passed is False
 
 
 def test_claim_variance_order_pass_and_fail():
@@ -353,14 +363,14 @@ def test_claim_variance_order_pass_and_fail():
             M[:, 1, 1] = _ramp(t1, 50)[:, 0]
             traj[s] = M
         return {"dynamics": _dyn("variance", traj)}
-    assert C.check_variance_order(table(10), cfg).passed is True
-    assert C.check_variance_order(table(6), cfg).passed is False
+    assert C.check_variance_order(_final(table(10)), cfg).passed is True
+    assert C.check_variance_order(_final(table(6)), cfg).passed is False
     never = {}
     for s in range(10):
         M = np.zeros((50, 4, 2))
         M[:, 0, 0] = _ramp(10, 50)[:, 0]
         never[s] = M
-    assert C.check_variance_order({"dynamics": _dyn("variance", never)}, cfg).passed is None
+    assert C.check_variance_order(_final({"dynamics": _dyn("variance", never)}), cfg).passed is None
 
 
 def _stability(lam, lam_se, t2_ode=float("nan"), t2_pred=float("nan"), activation="softmax", seeds=(0, 1)):
@@ -392,24 +402,24 @@ def test_claim_variance_order_second_stage_decided_by_the_ode():
             traj[s] = M
         return _dyn("variance", traj)
     # stable one-feature state (lam + 3 SE < 0 in every replica, no ODE second stage): no second stage -> FAIL
-    v = C.check_variance_order({"dynamics": table(), "stability": _stability(-0.013, 0.001)}, cfg)
+    v = C.check_variance_order(_final({"dynamics": table(), "stability": _stability(-0.013, 0.001)}), cfg)
     assert v.passed is False and "stable fixed point" in v.detail
-    assert v.value["softmax"][:2] == [1.0, 0.0]
+    assert (v.value["softmax ordered"], v.value["softmax stage 2 reached"]) == (1.0, 0.0)
     # unstable (lam - 3 SE > 0): the second stage comes after the horizon; the censored order decides -> PASS
-    v = C.check_variance_order({"dynamics": table(), "stability": _stability(0.0065, 0.0005, t2_pred=450.0)}, cfg)
+    v = C.check_variance_order(_final({"dynamics": table(), "stability": _stability(0.0065, 0.0005, t2_pred=450.0)}), cfg)
     assert v.passed is True and "450" in v.detail
     # an ODE run that reaches feature 1 (after the SGD horizon) also says the second stage exists
-    v = C.check_variance_order({"dynamics": table(), "stability": _stability(-0.001, 0.01, t2_ode=300.0)}, cfg)
+    v = C.check_variance_order(_final({"dynamics": table(), "stability": _stability(-0.001, 0.01, t2_ode=300.0)}), cfg)
     assert v.passed is True
     # ... but the order must still hold: 3/10 seeds learn feature 1 first -> FAIL even with an unstable state
-    v = C.check_variance_order({"dynamics": table(n_first=7), "stability": _stability(0.0065, 0.0005)}, cfg)
-    assert v.passed is False and v.value["softmax"][0] == 0.7
+    v = C.check_variance_order(_final({"dynamics": table(n_first=7), "stability": _stability(0.0065, 0.0005)}), cfg)
+    assert v.passed is False and v.value["softmax ordered"] == 0.7
     # feature 0 not reached in 2/10 seeds -> ordered in only 8/10 -> FAIL
-    assert C.check_variance_order({"dynamics": table(n_zero=2), "stability": _stability(0.0065, 0.0005)},
+    assert C.check_variance_order(_final({"dynamics": table(n_zero=2), "stability": _stability(0.0065, 0.0005)}),
                                   cfg).passed is False
     # growth rate within 3 SE of zero: undecided; stability rows of another activation only: undecided
-    assert C.check_variance_order({"dynamics": table(), "stability": _stability(0.001, 0.001)}, cfg).passed is None
-    assert C.check_variance_order({"dynamics": table(), "stability": _stability(-0.013, 0.001, activation="bayes_softmax")},
+    assert C.check_variance_order(_final({"dynamics": table(), "stability": _stability(0.001, 0.001)}), cfg).passed is None
+    assert C.check_variance_order(_final({"dynamics": table(), "stability": _stability(-0.013, 0.001, activation="bayes_softmax")}),
                                   cfg).passed is None
 
 
@@ -436,10 +446,10 @@ def test_claim_even_split_pass_and_fail():
     cfg = SpecializationConfig()
     even = {s: _ramp(5, 30) for s in range(10)}
     uneven = {s: _ramp(5, 30, signs=(1, 1, 1, -1)) for s in range(10)}
-    assert C.check_even_split({"dynamics": _dyn("split", even)}, cfg).passed is True
-    assert C.check_even_split({"dynamics": _dyn("split", uneven)}, cfg).passed is False
+    assert C.check_even_split(_final({"dynamics": _dyn("split", even)}), cfg).passed is True
+    assert C.check_even_split(_final({"dynamics": _dyn("split", uneven)}), cfg).passed is False
     flat = {s: np.zeros((30, 4)) for s in range(10)}
-    assert C.check_even_split({"dynamics": _dyn("split", flat)}, cfg).passed is None
+    assert C.check_even_split(_final({"dynamics": _dyn("split", flat)}), cfg).passed is None
 
 
 # the ODE claim (ode_matches_sgd) is tested in test_specialization_ode.py
@@ -458,13 +468,13 @@ def _pruning(inc, risks):
 
 def test_claims_training_pass_and_fail():
     cfg = SpecializationConfig()
-    risks = {"softmax": 0.30, "softmax1": 0.2, "softmax1_bias": 0.06, "bayes_softmax": 0.05}
-    ok = _pruning({"softmax": 0.4, "softmax1": 0.2, "softmax1_bias": 0.01, "bayes_softmax": 0.02}, risks)
-    bad = _pruning({"softmax": 0.0, "softmax1": 0.0, "softmax1_bias": 0.5, "bayes_softmax": 0.02}, risks)
+    risks = {"softmax": 0.30, "softmax1_nobias": 0.2, "softmax1": 0.06, "bayes_softmax": 0.05}
+    ok = _pruning({"softmax": 0.4, "softmax1_nobias": 0.2, "softmax1": 0.01, "bayes_softmax": 0.02}, risks)
+    bad = _pruning({"softmax": 0.0, "softmax1_nobias": 0.0, "softmax1": 0.5, "bayes_softmax": 0.02}, risks)
     assert C.check_pruning(ok, cfg).passed is True
     assert C.check_pruning(bad, cfg).passed is False
     assert C.check_ordering(ok, cfg).passed is True
-    worse = _pruning({a: 0.0 for a in risks}, {"softmax": 0.1, "softmax1": 0.2, "softmax1_bias": 0.06,
+    worse = _pruning({a: 0.0 for a in risks}, {"softmax": 0.1, "softmax1_nobias": 0.2, "softmax1": 0.06,
                                                "bayes_softmax": 0.09})
     assert C.check_ordering(worse, cfg).passed is False
 
@@ -489,3 +499,107 @@ def test_normalization_matrix_hook():
     out = STUDY.normalization_matrix("bayes_softmax", "smoke")
     assert out["excess_nu25"] < 0.01
     assert isinstance(STUDY.normalization_matrix("nonexistent", "smoke"), str)
+
+
+# ---- anatomy: one seed path, the registry reaches the study -------------------------------------------------
+def test_seeds_from_the_lab_rng_without_collisions():
+    """Issue 12: the old _seed joined parts without a separator (('data', 11, 1) == ('data', 1, 11))."""
+    from attnlab import rng
+    from attnlab.studies.specialization import experiments as ex
+
+    assert not hasattr(ex, "_seed")
+    cfg = SpecializationConfig()
+    assert rng.derive_seed(cfg.seed, "plateau", "data", 11, 1) != rng.derive_seed(cfg.seed, "plateau", "data", 1, 11)
+    seeds = ex.replica_seeds(cfg, "plateau", 12, 11) + ex.replica_seeds(cfg, "plateau", 12, 1)
+    assert len(set(seeds)) == len(seeds)
+    assert ex.replica_seeds(cfg, "plateau", 3, 100) == [rng.derive_seed(cfg.seed, "plateau", "init", 100, r)
+                                                         for r in range(3)]
+
+
+def test_runtime_registered_normalization_runs_through_the_study():
+    from attnlab import normalizations
+
+    def half(s, dim, mask):
+        return torch.softmax(s / 2, dim=dim)
+
+    normalizations.register("softmax_half", half, sums_to_one=True, formula="softmax(s / 2)")
+    try:
+        out = STUDY.normalization_matrix("softmax_half", "smoke")
+        assert isinstance(out, dict) and all(math.isfinite(v) for v in out.values())
+        # and it trains: the engine falls back to autograd for an entry without hand-written gradients
+        setup = SGDSetup(D=16, L=3, H=2, prior=FLIP, nu=4.0, noise=0.1, lr=0.3, activation="softmax_half",
+                         dtype="float64")
+        log = run_sgd(setup, [1, 2], t_max=2.0, log_dt=1.0, data_seed=0)
+        assert np.isfinite(log.risk[:, 1:]).all()
+    finally:
+        normalizations.unregister("softmax_half")
+
+
+def test_float64_bias_log_is_a_copy_per_step():
+    """Issue 19 bug: with dtype=float64 the logged bias was a view of the live tensor (all equal the final one)."""
+    setup = SGDSetup(D=16, L=3, H=2, prior=FLIP, nu=4.0, noise=0.1, lr=0.5, activation="softmax1", dtype="float64")
+    log = run_sgd(setup, [1, 2], t_max=4.0, log_dt=1.0, data_seed=0)
+    assert np.all(log.b[:, 0] == 0.0)                         # t = 0: the initial bias
+    assert not np.allclose(log.b[:, 1], log.b[:, -1])         # the bias moved between logs
+    np.testing.assert_array_equal(log.b[:, -1], log.bias.numpy())
+
+
+# ---- the student's values: free | fixed | tied (issue 19) ----------------------------------------------------
+@pytest.mark.parametrize("values", ["fixed", "tied"])
+@pytest.mark.parametrize("activation", ["softmax", "softmax1", "bayes_softmax"])
+def test_engine_student_values_match_autograd(values, activation):
+    """run_sgd's manual gradients with fixed values (keys learned) or one tied non-negative value == autograd
+    on the constrained parameters, step for step; fixed values never move, tied ones stay equal and >= 0."""
+    setup = SGDSetup(D=24, L=3, H=3, prior=FLIP, nu=4.0, noise=0.1, lr=0.4, activation=activation, dtype="float64",
+                     student_values=values, lr_bias=0.2)
+    seeds, steps = [3, 4], 40
+    log = run_sgd(setup, seeds, t_max=steps / setup.D, log_dt=steps / setup.D, data_seed=9)
+    W, b = init_weights(setup, seeds)
+    W0 = W.clone()
+    X, y = ChunkSampler(setup, len(seeds), chunk_size(setup, len(seeds)), torch.Generator().manual_seed(9)).draw()
+    for s in range(steps):
+        W, b = sgd_step_reference(setup, W, b, X[s], y[s])
+    torch.testing.assert_close(log.W, W)
+    torch.testing.assert_close(log.bias, b)
+    H = setup.H
+    if values == "fixed":
+        assert torch.equal(log.W[:, H:], W0[:, H:])
+        assert torch.allclose(log.W[:, H:, 1], torch.full_like(log.W[:, H:, 1], setup.value0()))
+    else:
+        vals = log.W[:, H:, 1]
+        assert (vals >= 0).all() and torch.equal(vals, vals[:, :1].expand_as(vals))
+        assert not torch.equal(log.W[:, H:], W0[:, H:])
+        assert torch.count_nonzero(log.W[:, H:, 2:]) == 0
+
+
+def test_fixed_value_scale():
+    s = SGDSetup(D=24, L=3, H=4, prior=FLIP, nu=4.0, noise=0.1, lr=0.4, student_values="fixed")
+    assert s.value0() == 0.25
+    assert SGDSetup(**{**s.__dict__, "activation": "bayes_softmax"}).value0() == 1.0
+    assert SGDSetup(**{**s.__dict__, "fixed_value": "1"}).value0() == 1.0
+    with pytest.raises(ConfigError):
+        SGDSetup(**{**s.__dict__, "value_mode": "theta", "prior": Prior.flipped((1.0, 0.0), (0.0, 1.0))})
+
+
+@pytest.mark.parametrize("values", ["fixed", "tied"])
+def test_drift_matches_one_sgd_step_constrained_values(values):
+    """The ODE drift of a fixed- or tied-value student == E[one SGD step] * D (only m and r move for fixed)."""
+    D, H, L, nu, lr, R = 200, 2, 4, 1.0, 0.5, 4000
+    g = torch.Generator().manual_seed(6)
+    setup = SGDSetup(D=D, L=L, H=H, prior=FLIP, nu=nu, noise=0.1, lr=lr, dtype="float64", student_values=values)
+    W0 = _structured_weights(D, H, 2, g)
+    W0[H:] = 0.0
+    W0[H:, 1] = 0.4
+    X, y = ChunkSampler(setup, R, 1, g).draw()
+    W = W0.expand(R, -1, -1).clone()
+    W1, _ = sgd_step_reference(setup, W, torch.zeros(R, H, dtype=torch.float64), X[0], y[0])
+    A0, Q0 = order_parameters(W0[None], 2)
+    A1, Q1 = order_parameters(W1, 2)
+    dA_mc, dQ_mc = (A1 - A0) * D, (Q1 - Q0) * D
+    fs = FieldSampler(FLIP, nu, L, 0.1, 200000, 7, H=H).fields
+    dA, dQ, _, _ = drift(fs, A0[0], Q0[0], torch.zeros(H, dtype=torch.float64), "softmax", lr, values=values)
+    se_A, se_Q = dA_mc.std(0) / math.sqrt(R), dQ_mc.std(0) / math.sqrt(R)
+    assert ((dA_mc.mean(0) - dA).abs() <= 4.5 * se_A + 2e-3).all()
+    assert ((dQ_mc.mean(0) - dQ).abs() <= 4.5 * se_Q + 2e-3).all()
+    if values == "fixed":
+        assert torch.count_nonzero(dA[H:]) == 0 and torch.count_nonzero(dQ[H:, H:]) == 0

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from attnlab.studies.specialization import analysis
 from attnlab.studies.specialization import claims as C
 from attnlab.studies.specialization.config import SpecializationConfig
 from attnlab.studies.specialization.data import Prior
@@ -53,32 +54,37 @@ def _table(noise=0.5, offset=0.0, risk_offset=0.0, seeds=4, Ds=(100, 400, 1600),
 CFG = SpecializationConfig(ode_D=400)
 
 
+def _final(tables):
+    """Task tables plus the analysis' derived tables (as finalize leaves them)."""
+    return {**tables, **analysis.derive(tables, CFG)}
+
+
 def test_ode_claim_passes_when_deviations_shrink_like_inverse_sqrt_D():
-    v = C.check_ode(_table(), CFG)
+    v = C.check_ode(_final(_table()), CFG)
     assert v.passed is True, v.detail
-    b, se = v.value
+    b, se = v.value["slope"], v.value["slope SE"]
     assert abs(b + 0.5) < 3 * se and "plateau window 0 < t <= 29" in v.detail
 
 
 def test_ode_claim_fails_on_offset_that_does_not_shrink():
-    v = C.check_ode(_table(offset=0.1), CFG)          # beyond the 0.05 tolerance: (a) and (b) both fail
+    v = C.check_ode(_final(_table(offset=0.1)), CFG)          # beyond the 0.05 tolerance: (a) and (b) both fail
     assert v.passed is False
     assert "NOT all" in v.detail and "NOT consistent" in v.detail
-    v = C.check_ode(_table(offset=0.04), CFG)         # within the tolerance, but the deviation floors: (b) fails
+    v = C.check_ode(_final(_table(offset=0.04)), CFG)         # within the tolerance, but the deviation floors: (b) fails
     assert v.passed is False and "NOT consistent" in v.detail and "NOT all" not in v.detail
-    v = C.check_ode(_table(noise=0.0, offset=0.1), CFG)   # pure offset: e_D flat in D
+    v = C.check_ode(_final(_table(noise=0.0, offset=0.1)), CFG)   # pure offset: e_D flat in D
     assert v.passed is False and "does NOT shrink" in v.detail
 
 
 def test_ode_claim_fails_on_risk_offset_at_largest_D():
-    v = C.check_ode(_table(risk_offset=0.1), CFG)
+    v = C.check_ode(_final(_table(risk_offset=0.1)), CFG)
     assert v.passed is False and "NOT all" in v.detail
 
 
 def test_ode_claim_undecided_without_replicas_or_window():
-    assert C.check_ode(_table(seeds=1), CFG).passed is None
-    assert C.check_ode(_table(Ds=(400,)), CFG).passed is None
-    assert C.check_ode({"dynamics": _table()["dynamics"].query("source == 'sgd'")}, CFG).passed is None
+    assert C.check_ode(_final(_table(seeds=1)), CFG).passed is None
+    assert C.check_ode(_final(_table(Ds=(400,))), CFG).passed is None
+    assert C.check_ode(_final({"dynamics": _table()["dynamics"].query("source == 'sgd'")}), CFG).passed is None
 
 
 def test_mirrored_fields_make_the_M_drift_vanish_at_M_zero():

@@ -24,11 +24,13 @@ def test_smoke_run(tmp_path, one_thread):
     for col in ("prior", "nu", "L", "H", "noise", "activation", "risk", "stderr"):
         assert col in act.columns
     flipped = act[act["prior"] == "flipped"]
-    assert set(flipped["activation"]) >= {"bayes", "bayes_softmax", "softmax", "softmax1", "softmax1_bias"}
+    assert set(flipped["activation"]) >= {"bayes", "bayes_softmax", "softmax", "softmax1_nobias", "softmax1"}
     dyn = res.tables["dynamics"]
     for col in ("source", "D", "seed", "t", "risk", "name", "head", "feature", "value"):
         assert col in dyn.columns
     assert set(dyn["source"]) == {"sgd", "ode", "gradient_flow"}
+    for t in ("exits", "split_counts"):                 # the analysis tables
+        assert (out / "tables" / f"{t}.parquet").exists()
     claims = json.loads((out / "claims.json").read_text())
     assert len(claims) == 9
     for c in claims:

@@ -1,117 +1,15 @@
 """Study `specialization`: staged head specialization under online SGD, softmax-1 and Bayes-softmax
-(Sagitova, Duranthon, Zdeborova, arXiv 2603.03993).  Docs: docs/studies/specialization.md."""
-from __future__ import annotations
+(Sagitova, Duranthon, Zdeborova, arXiv 2603.03993).  Docs: docs/studies/specialization.md.
 
-from pathlib import Path
-
-import pandas as pd
-
-from ...study import Figure, Study, Task
+The public surface, re-exported from the study's rooms (study, config, data, models, train, theory)."""
 from .config import PRESETS, SpecializationConfig
+from .data import Prior, sample_batch
+from .models import ACTIVATIONS, MultiHeadSLR, attention, entry_of, forward_backward, learns_bias
+from .study import STUDY, SpecializationStudy
+from .theory import (FieldSampler, bayes_softmax_construction, drift, integrate_ode, posterior_mean, risk)
+from .train import SGDSetup, run_sgd
 
-
-class SpecializationStudy(Study):
-    name = "specialization"
-    title = "Staged specialization of softmax attention heads; softmax-1 and Bayes-softmax"
-    paper = "arXiv 2603.03993"
-    summary = ("Multi-head attention on the high-dimensional single-location multi-index model, trained by "
-               "online SGD: an unspecialized plateau whose length grows like log D, then heads specialize to "
-               "latent features in stages (ordered by Var theta_f), with an even split between flipped modes; "
-               "the overlap ODE against finite-D SGD; teacher-aligned risks vs nu showing the softmax error "
-               "floor, the softmax-1 gain and the Bayes-optimality of Bayes-softmax; pruning after training.")
-    config_cls = SpecializationConfig
-    presets = PRESETS
-    default_preset = "quick"
-    docs = "docs/studies/specialization.md"
-    tables_doc = {
-        "activations": "prior, nu, L, H, noise, activation, risk, stderr, excess, excess_stderr, beta, bias, samples"
-                       " -- MC risk E[(y-f)^2] of the best teacher-aligned configuration per activation "
-                       "(bayes = Bayes risk); excess = paired risk - Bayes risk; beta = key norm, bias = logit bias",
-        "dynamics": "experiment, source (sgd | ode | gradient_flow), activation, D, seed, nu, H, t, risk, name "
-                    "(M | N | Rkk | Pvv | b), head, feature, value -- overlaps and risk on the t = steps/D grid",
-        "pruning": "experiment, activation, seed, H, n_pruned, risk, stderr, online_risk, nu, D -- population "
-                   "risk after removing n_pruned heads (lowest |v_h| x attention mass first), no retraining",
-        "bayes": "experiment, nu, L, noise, risk, stderr, var_y -- Bayes risk of each SGD experiment's data",
-        "stability": "experiment, activation, D, seed, nu, H, point (plateau | one_feature), feature, t, relax, "
-                     "lam, lam_se, lam2, residual, m_other, t1_ode, t2_ode, t2_pred, ode_horizon -- growth rate "
-                     "lam (top eigenvalue of the ODE's feature block Jacobian, +- lam_se over 4 MC batches) of "
-                     "feature f at the ODE state `point` from variance replica `seed`'s init; t1_ode / t2_ode: the "
-                     "ODE's first passages of feature 0 / f (NaN: not within ode_horizon); t2_pred: extrapolated "
-                     "second-stage time where lam > 0",
-    }
-
-    def tasks(self, config: SpecializationConfig) -> list[Task]:
-        c = config
-        # the variance runs first: long at every preset (t up to variance_horizon), and the ODE of claim 5
-        variance = [Task(f"variance-{a}", {"kind": "variance", "activation": a}) for a in ("softmax", "bayes_softmax")]
-        if c.value_mode == "shared":       # the per-feature antithetic ODE needs a theta-independent value
-            variance += [Task(f"variance-ode-{a}-seed={i}", {"kind": "variance_ode", "activation": a, "seed_index": i})
-                         for a in ("softmax", "bayes_softmax") for i in range(c.variance_ode_seeds)]
-        out = [Task(f"plateau-D={D}-seeds={i}-{min(i + c.plateau_group, c.plateau_seeds) - 1}",
-                    {"kind": "plateau", "D": int(D), "first": i, "count": min(c.plateau_group, c.plateau_seeds - i)})
-               for D in sorted(c.Ds, reverse=True) for i in range(0, c.plateau_seeds, c.plateau_group)]
-        out = out[:-(-c.plateau_seeds // c.plateau_group)] + [
-            Task(f"ode-D={D}-seed={i}", {"kind": "ode", "D": int(D), "seed_index": i,
-                                         "gradient_flow": bool(D == c.ode_D and i == 0)})
-            for D in sorted(set(c.Ds) | {c.ode_D}, reverse=True) for i in range(c.ode_seeds)] + \
-            out[-(-c.plateau_seeds // c.plateau_group):]          # the largest-D groups, the ODEs, then the rest
-        out = variance + out
-        out += [Task(f"train-{a}", {"kind": "train", "activation": a}) for a in c.train_activations]
-        out.append(Task("split", {"kind": "split"}))
-        out += [Task(f"act-flipped-nu={nu:g}", {"kind": "activations", "nu": float(nu), "setting": "flipped"})
-                for nu in c.nus]
-        out.append(Task("act-onehot-nu=16", {"kind": "activations", "nu": 16.0, "setting": "onehot"}))
-        return out
-
-    def run_task(self, config: SpecializationConfig, task: Task) -> dict[str, pd.DataFrame]:
-        from . import experiments as ex
-
-        p = task.params
-        kind = p["kind"]
-        if kind == "plateau":
-            return ex.run_plateau(config, int(p["D"]), int(p["first"]), int(p["count"]))
-        if kind == "ode":
-            return ex.run_ode(config, int(p.get("D", config.ode_D)), int(p["seed_index"]), bool(p.get("gradient_flow", True)))
-        if kind == "variance":
-            return ex.run_variance(config, p["activation"])
-        if kind == "variance_ode":
-            return ex.run_variance_ode(config, p["activation"], int(p["seed_index"]))
-        if kind == "split":
-            return ex.run_split(config)
-        if kind == "train":
-            return ex.run_train(config, p["activation"])
-        if kind == "activations":
-            return ex.run_activations(config, float(p["nu"]), p["setting"])
-        raise ValueError(f"unknown task kind {kind!r}")
-
-    def finalize(self, config: SpecializationConfig, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-        from .experiments import bayes_reference
-
-        tables = dict(tables)
-        tables["bayes"] = bayes_reference(config)
-        if "activations" in tables:
-            tables["activations"] = tables["activations"].sort_values(["prior", "nu", "activation"]).reset_index(drop=True)
-        return tables
-
-    def claims(self):
-        from .claims import CLAIMS
-
-        return CLAIMS
-
-    def figures(self, tables, config, outdir: Path) -> list[Figure]:
-        from .figures import make_figures
-
-        return make_figures(tables, config, Path(outdir))
-
-    def benchmark(self, quick: bool = False):
-        from .bench import bench_sgd
-
-        return bench_sgd(quick)
-
-    def normalization_matrix(self, normalization: str, scale: str = "smoke"):
-        from .norm_matrix import normalization_metrics
-
-        return normalization_metrics(normalization, scale)
-
-
-STUDY = SpecializationStudy()
+__all__ = ["STUDY", "SpecializationStudy", "SpecializationConfig", "PRESETS", "Prior", "sample_batch",
+           "ACTIVATIONS", "MultiHeadSLR", "attention", "entry_of", "forward_backward", "learns_bias",
+           "SGDSetup", "run_sgd", "FieldSampler", "bayes_softmax_construction", "drift", "integrate_ode",
+           "posterior_mean", "risk"]

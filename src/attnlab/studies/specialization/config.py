@@ -8,7 +8,6 @@ import dataclasses
 from ...config import StudyConfig
 from ...errors import ConfigError
 
-TRAIN_ACTIVATIONS = ("softmax", "softmax1", "softmax1_bias", "bayes_softmax", "linear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,7 +16,11 @@ class SpecializationConfig(StudyConfig):
 
     Common:       L tokens, noise = label-noise std Delta of the SGD experiments, lr = SGD learning rate eta,
                   init_scale = |k|/sqrt(D) = |v|/sqrt(D) at init, dtype of the SGD engine, log_dt = logging
-                  interval in t = steps/D, location_law (spiked | max), value_mode (shared | theta).
+                  interval in t = steps/D, location_law (spiked | max), value_mode (the teacher's value:
+                  shared | theta); student_values (the student's values: fixed = held at N_h v*, keys learned;
+                  tied = one shared learned value a v*, a >= 0; free = every v_h learned), fixed_value (N_h of
+                  fixed values: auto = 1/H per-head normalizations, 1 joint ones | 1/H | 1); lr_bias_ratio = the
+                  bias's learning rate / lr; lr_tau: lr(t) = lr / (1 + t / lr_tau) (0: constant).
     activations:  teacher-aligned risks, flipped spike F=1, H=2, Delta=0, at each of nus; act_samples MC
                   samples (fit on act_samples/2 independent ones); act_refine: Nelder-Mead
                   refinement after the (beta, bias) grid search.
@@ -45,6 +48,10 @@ class SpecializationConfig(StudyConfig):
     log_dt: float = 1.0
     location_law: str = "spiked"
     value_mode: str = "shared"
+    student_values: str = "free"
+    fixed_value: str = "auto"
+    lr_bias_ratio: float = 1.0
+    lr_tau: float = 0.0
     # activations experiment
     nus: tuple[float, ...] = (1.0, 4.0, 9.0, 16.0, 25.0)
     act_samples: int = 60000
@@ -72,7 +79,7 @@ class SpecializationConfig(StudyConfig):
     stability_samples: int = 100000
     split_horizon: float = 300.0
     train_H: int = 6
-    train_activations: tuple[str, ...] = ("softmax", "softmax1", "softmax1_bias", "bayes_softmax")
+    train_activations: tuple[str, ...] = ("softmax", "softmax1_nobias", "softmax1", "bayes_softmax")
     train_horizon: float = 300.0
     eval_samples: int = 20000
 
@@ -87,7 +94,17 @@ class SpecializationConfig(StudyConfig):
         self.check_choice("dtype", {"float32", "float64"})
         self.check_choice("location_law", {"spiked", "max"})
         self.check_choice("value_mode", {"shared", "theta"})
-        self.check_choice("train_activations", set(TRAIN_ACTIVATIONS))
+        self.check_choice("student_values", {"free", "fixed", "tied"})
+        self.check_choice("fixed_value", {"auto", "1/H", "1"})
+        self.check_nonnegative("lr_bias_ratio", "lr_tau")
+        if self.student_values != "free" and self.value_mode != "shared":
+            raise ConfigError("student_values", "fixed or tied values need value_mode=shared (one readout v*)")
+        from .models import entry_of           # any registry entry (optionally with _nobias) trains
+        for a in self.train_activations:
+            try:
+                entry_of(a)
+            except ValueError as e:
+                raise ConfigError("train_activations", str(e)) from None
         if self.L < 2:
             raise ConfigError("L", f"must be >= 2 (one signal token and at least one noise token), got {self.L}")
         for name in ("D", "ode_D"):

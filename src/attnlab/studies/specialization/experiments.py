@@ -17,9 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ... import rng
+from ...study import Experiments
 from .config import SpecializationConfig
 from .data import Prior
-from .models import HAS_BIAS, attention
+from .models import attention, learns_bias
 from .theory import (FieldSampler, aligned_errors, bayes_softmax_construction, drift, fit_aligned, growth_rate,
                      integrate_ode, mirrored, mirrored_each, posterior_mean, project_out, risk, student_fields)
 from .train import SGDSetup, init_weights, order_parameters, run_sgd
@@ -34,18 +36,9 @@ def variance_prior(cfg: SpecializationConfig) -> Prior:
     return Prior.gaussian((0.0,) * len(cfg.variance_sigma), cfg.variance_sigma)
 
 
-def _seed(cfg: SpecializationConfig, *parts) -> int:
-    """A deterministic seed from the config seed and the task's identity."""
-    h = 0
-    for p in (cfg.seed,) + parts:
-        for ch in str(p):
-            h = (h * 1000003 + ord(ch)) % (2 ** 31 - 1)
-    return h
-
-
 def replica_seeds(cfg: SpecializationConfig, experiment: str, n: int, D: int) -> list[int]:
-    """Init seeds of the replicas (replica r of an experiment at dimension D)."""
-    return [_seed(cfg, experiment, "init", D, r) for r in range(n)]
+    """Init seeds of the replicas (replica r of an experiment at dimension D), from :mod:`attnlab.rng`."""
+    return [rng.derive_seed(cfg.seed, experiment, "init", D, r) for r in range(n)]
 
 
 # ---- long-format dynamics rows --------------------------------------------------------------------------
@@ -76,7 +69,7 @@ def dynamics_rows(t, risk_, A, Q, b, H: int, F: int, meta: dict) -> pd.DataFrame
 
 def _sgd_tables(cfg, experiment, setup: SGDSetup, n_seeds: int, horizon: float) -> tuple[pd.DataFrame, object]:
     seeds = replica_seeds(cfg, experiment, n_seeds, setup.D)
-    log = run_sgd(setup, seeds, horizon, cfg.log_dt, data_seed=_seed(cfg, experiment, "data", setup.D,
+    log = run_sgd(setup, seeds, horizon, cfg.log_dt, data_seed=rng.derive_seed(cfg.seed, experiment, "data", setup.D,
                                                                       setup.activation))
     frames = [dynamics_rows(log.t, log.risk[r], log.A[r], log.Q[r], log.b[r], setup.H, setup.prior.F,
                             dict(experiment=experiment, source="sgd", activation=setup.activation,
@@ -85,23 +78,29 @@ def _sgd_tables(cfg, experiment, setup: SGDSetup, n_seeds: int, horizon: float) 
     return pd.concat(frames, ignore_index=True), log
 
 
+def _ode_kw(cfg) -> dict:
+    """The ODE follows the student's values and the bias's learning rate."""
+    return dict(values=cfg.student_values, lr_bias=cfg.lr_bias_ratio * cfg.lr)
+
+
 def setup_for(cfg, prior, D, H, nu, activation) -> SGDSetup:
     return SGDSetup(D=D, L=cfg.L, H=H, prior=prior, nu=nu, noise=cfg.noise, lr=cfg.lr, activation=activation,
                     location_law=cfg.location_law, value_mode=cfg.value_mode, init_scale=cfg.init_scale,
-                    dtype=cfg.dtype, device=cfg.device)
+                    dtype=cfg.dtype, device=cfg.device, student_values=cfg.student_values,
+                    fixed_value=cfg.fixed_value, lr_bias=cfg.lr_bias_ratio * cfg.lr, lr_tau=cfg.lr_tau)
 
 
 # ---- experiments ----------------------------------------------------------------------------------------
 def run_activations(cfg: SpecializationConfig, nu: float, setting: str) -> dict:
     """Teacher-aligned risks at one nu: Bayes risk, the Bayes-softmax construction, and the best aligned
-    softmax / softmax1 / softmax1_bias (fit on independent samples, evaluated on the test samples).
+    softmax / softmax1_nobias / softmax1 (with a learned sink logit; fit on independent samples, evaluated on the test samples).
 
     setting "flipped": F=1, theta=+-1, H=2 keys +-beta k*.  setting "onehot": theta in {e1, e2}, H=2 keys
     beta e_h, plus the unspecialized softmax (both keys beta (k*_1 + k*_2)/sqrt 2).  Delta = 0, shared value."""
     prior = FLIP1 if setting == "flipped" else ONEHOT
     F, N = prior.F, cfg.act_samples
-    test = FieldSampler(prior, nu, cfg.L, 0.0, N, _seed(cfg, "act-test", setting, nu)).fields
-    fit = FieldSampler(prior, nu, cfg.L, 0.0, max(N // 2, 1000), _seed(cfg, "act-fit", setting, nu)).fields
+    test = FieldSampler(prior, nu, cfg.L, 0.0, N, rng.derive_seed(cfg.seed, "act-test", setting, nu)).fields
+    fit = FieldSampler(prior, nu, cfg.L, 0.0, max(N // 2, 1000), rng.derive_seed(cfg.seed, "act-fit", setting, nu)).fields
     e_bayes = (posterior_mean(test, prior, nu) - test.y) ** 2
     A, Q, b = bayes_softmax_construction(prior, nu)
     omega = test.u @ A.T                                           # (N, L, 2H): no orthogonal part
@@ -112,8 +111,8 @@ def run_activations(cfg: SpecializationConfig, nu: float, setting: str) -> dict:
     pts, _ = prior.support()
     keys_dir = pts / pts.norm(dim=1, keepdim=True)                 # (H, F) unit key directions
     beta_grid = np.arange(0.0, 6.01, 0.5)            # coarse grid, then Nelder-Mead (act_refine)
-    bias_grid = np.arange(-12.0, 4.01, 1.0)
-    variants = [("softmax", keys_dir, None), ("softmax1", keys_dir, None), ("softmax1_bias", keys_dir, bias_grid)]
+    bias_grid = np.arange(-4.0, 12.01, 1.0)          # softmax1's sink logit b: e^chi / (e^b + sum e^chi)
+    variants = [("softmax", keys_dir, None), ("softmax1_nobias", keys_dir, None), ("softmax1", keys_dir, bias_grid)]
     if setting == "onehot":
         variants.append(("softmax_unspecialized", torch.full((2, F), 1.0 / math.sqrt(F), dtype=torch.float64), None))
     for name, kd, bg in variants:
@@ -135,7 +134,7 @@ def run_plateau(cfg: SpecializationConfig, D: int, first: int, count: int) -> di
     """Plateau replicas first..first+count-1 at dimension D (their inits do not depend on the grouping)."""
     setup = setup_for(cfg, FLIP1, D, cfg.H, cfg.nu, "softmax")
     seeds = replica_seeds(cfg, "plateau", cfg.plateau_seeds, D)[first:first + count]
-    log = run_sgd(setup, seeds, cfg.plateau_horizon, cfg.log_dt, data_seed=_seed(cfg, "plateau", "data", D, first))
+    log = run_sgd(setup, seeds, cfg.plateau_horizon, cfg.log_dt, data_seed=rng.derive_seed(cfg.seed, "plateau", "data", D, first))
     frames = [dynamics_rows(log.t, log.risk[r], log.A[r], log.Q[r], log.b[r], cfg.H, 1,
                             dict(experiment="plateau", source="sgd", activation="softmax", D=D, seed=first + r,
                                  nu=cfg.nu, H=cfg.H))
@@ -154,14 +153,14 @@ def run_ode(cfg: SpecializationConfig, D: int, seed_index: int, gradient_flow: b
     A0, Q0 = order_parameters(W, setup.T)
     anti = cfg.value_mode == "shared"
     fs = FieldSampler(FLIP1, cfg.nu, cfg.L, cfg.noise, cfg.ode_samples // 2 if anti else cfg.ode_samples,
-                      _seed(cfg, "ode-mc", D, seed_index), H=cfg.H, location_law=cfg.location_law,
+                      rng.derive_seed(cfg.seed, "ode-mc", D, seed_index), H=cfg.H, location_law=cfg.location_law,
                       value_mode=cfg.value_mode).fields
     if anti:
         fs = mirrored(fs, FLIP1.F)
     frames = []
     for source, noise_term in (("ode", True), ("gradient_flow", False))[:2 if gradient_flow else 1]:
         out = integrate_ode(fs, A0[0], Q0[0], b[0].double(), "softmax", cfg.lr, cfg.plateau_horizon, cfg.ode_dt,
-                            cfg.log_dt, sgd_noise=noise_term)
+                            cfg.log_dt, sgd_noise=noise_term, **_ode_kw(cfg))
         frames.append(dynamics_rows(out["t"], out["risk"], out["A"], out["Q"], out["b"], cfg.H, 1,
                                     dict(experiment="plateau", source=source, activation="softmax", D=D,
                                          seed=seed_index, nu=cfg.nu, H=cfg.H)))
@@ -205,12 +204,12 @@ def run_variance_ode(cfg: SpecializationConfig, activation: str, seed_index: int
     A0, Q0 = order_parameters(W, setup.T)
     copies = 2 ** F
     mc = lambda n, tag, k=0: mirrored_each(FieldSampler(prior, cfg.variance_nu, cfg.L, cfg.noise, max(n // copies, 1),
-                                                        _seed(cfg, tag, activation, cfg.D, seed_index, k), H=H,
+                                                        rng.derive_seed(cfg.seed, tag, activation, cfg.D, seed_index, k), H=H,
                                                         location_law=cfg.location_law).fields, range(F))
     fs = mc(cfg.ode_samples, "variance-ode-mc")
     batches = [mc(cfg.stability_samples // 4, "variance-stability-mc", k) for k in range(4)]
     out = integrate_ode(fs, A0[0], Q0[0], b[0].double(), activation, cfg.lr, cfg.variance_ode_horizon,
-                        cfg.variance_ode_dt, cfg.log_dt)
+                        cfg.variance_ode_dt, cfg.log_dt, **_ode_kw(cfg))
     meta = dict(experiment="variance", source="ode", activation=activation, D=cfg.D, seed=seed_index,
                 nu=cfg.variance_nu, H=H)
     dyn = dynamics_rows(out["t"], out["risk"], out["A"], out["Q"], out["b"], H, F, meta)
@@ -224,7 +223,7 @@ def run_variance_ode(cfg: SpecializationConfig, activation: str, seed_index: int
     Ap, Qp = project_out(torch.as_tensor(A[k]), torch.as_tensor(Qs[k]), range(F))
     bp = torch.as_tensor(bs[k])
     for f in range(F):
-        g = growth_rate(batches, Ap, Qp, bp, activation, cfg.lr, f)
+        g = growth_rate(batches, Ap, Qp, bp, activation, cfg.lr, f, values=cfg.student_values)
         rows.append(dict(base, point="plateau", feature=f, t=float(t[k]), relax=0.0, residual=math.nan,
                          m_other=0.0, t2_ode=first_passage(t, A, H, f), t2_pred=math.nan, **g))
     # the one-feature state: feature 0 learned, the others projected out and relaxed
@@ -233,12 +232,12 @@ def run_variance_ode(cfg: SpecializationConfig, activation: str, seed_index: int
         others = range(1, F)
         A1, Q1 = project_out(torch.as_tensor(A[k]), torch.as_tensor(Qs[k]), others)
         rel = integrate_ode(fs, A1, Q1, torch.as_tensor(bs[k]), activation, cfg.lr, cfg.variance_relax,
-                            cfg.variance_ode_dt, cfg.variance_relax)
+                            cfg.variance_ode_dt, cfg.variance_relax, **_ode_kw(cfg))
         A1, Q1, b1 = (torch.as_tensor(rel[x][-1]) for x in ("A", "Q", "b"))
-        dA, dQ, db, _ = drift(fs, A1, Q1, b1, activation, cfg.lr)
+        dA, dQ, db, _ = drift(fs, A1, Q1, b1, activation, cfg.lr, **_ode_kw(cfg))
         residual = float(max(dA.abs().max(), dQ.abs().max(), db.abs().max() if db.numel() else 0.0))
         for f in others:
-            g = growth_rate(batches, A1, Q1, b1, activation, cfg.lr, f)
+            g = growth_rate(batches, A1, Q1, b1, activation, cfg.lr, f, values=cfg.student_values)
             t2 = first_passage(t, A, H, f)
             m_end = float(np.abs(A[-1, :H, f]).max())
             pred = (float(t[-1] + math.log(0.5 / max(m_end, 1e-300)) / g["lam"])
@@ -258,7 +257,7 @@ def prune_order(fs, A, Q, b, activation: str) -> list[int]:
     """Heads in increasing order of |v_h| * (mean attention mass sum_l sigma_lh) [brief claim 8]."""
     H = A.shape[0] // 2
     omega = student_fields(fs, A, Q)
-    bias = b.expand(omega.shape[0], H) if HAS_BIAS[activation] else None
+    bias = b.expand(omega.shape[0], H) if learns_bias(activation) else None
     mass = attention(omega[..., :H], activation, bias).abs().sum(-2).mean(0)     # (H,)
     vnorm = torch.diagonal(Q)[H:].clamp_min(0).sqrt()
     return [int(h) for h in torch.argsort(vnorm * mass)]
@@ -275,7 +274,7 @@ def run_train(cfg: SpecializationConfig, activation: str) -> dict:
     removed in prune_order, no retraining), each risk by MC over eval_samples fresh samples."""
     setup = setup_for(cfg, FLIP2, cfg.D, cfg.train_H, cfg.nu, activation)
     df, log = _sgd_tables(cfg, "train", setup, cfg.seeds, cfg.train_horizon)
-    fs = FieldSampler(FLIP2, cfg.nu, cfg.L, cfg.noise, cfg.eval_samples, _seed(cfg, "eval", activation),
+    fs = FieldSampler(FLIP2, cfg.nu, cfg.L, cfg.noise, cfg.eval_samples, rng.derive_seed(cfg.seed, "eval", activation),
                       H=cfg.train_H, location_law=cfg.location_law, value_mode=cfg.value_mode).fields
     rows = []
     for r in range(cfg.seeds):
@@ -305,9 +304,48 @@ def bayes_reference(cfg: SpecializationConfig) -> pd.DataFrame:
     for exp, prior, nu in specs:
         if cfg.location_law != "spiked" and not prior.is_discrete:
             continue
-        fs = FieldSampler(prior, nu, cfg.L, cfg.noise, cfg.eval_samples, _seed(cfg, "bayes", exp),
+        fs = FieldSampler(prior, nu, cfg.L, cfg.noise, cfg.eval_samples, rng.derive_seed(cfg.seed, "bayes", exp),
                           location_law=cfg.location_law, value_mode=cfg.value_mode).fields
         e = (posterior_mean(fs, prior, nu, cfg.value_mode, cfg.location_law) - fs.y) ** 2
         rows.append(dict(experiment=exp, nu=nu, L=cfg.L, noise=cfg.noise, risk=float(e.mean()),
                          stderr=float(e.std() / math.sqrt(e.numel())), var_y=float(fs.y.var())))
     return pd.DataFrame(rows)
+
+
+# ---- the experiment registry: one function per task kind --------------------------------------------------
+EXPERIMENTS = Experiments()
+
+
+@EXPERIMENTS.register("activations")
+def activations(cfg: SpecializationConfig, p: dict) -> dict:
+    return run_activations(cfg, float(p["nu"]), p["setting"])
+
+
+@EXPERIMENTS.register("plateau")
+def plateau(cfg: SpecializationConfig, p: dict) -> dict:
+    return run_plateau(cfg, int(p["D"]), int(p["first"]), int(p["count"]))
+
+
+@EXPERIMENTS.register("ode")
+def ode(cfg: SpecializationConfig, p: dict) -> dict:
+    return run_ode(cfg, int(p["D"]), int(p["seed_index"]), bool(p.get("gradient_flow", False)))
+
+
+@EXPERIMENTS.register("variance")
+def variance(cfg: SpecializationConfig, p: dict) -> dict:
+    return run_variance(cfg, p["activation"])
+
+
+@EXPERIMENTS.register("variance_ode")
+def variance_ode(cfg: SpecializationConfig, p: dict) -> dict:
+    return run_variance_ode(cfg, p["activation"], int(p["seed_index"]))
+
+
+@EXPERIMENTS.register("split")
+def split(cfg: SpecializationConfig, p: dict) -> dict:
+    return run_split(cfg)
+
+
+@EXPERIMENTS.register("train")
+def train(cfg: SpecializationConfig, p: dict) -> dict:
+    return run_train(cfg, p["activation"])

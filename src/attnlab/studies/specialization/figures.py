@@ -10,10 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ...study import Figure  # noqa: E402
-
-
 from ...plotting import save_figure as _save  # noqa: E402
+from ...study import Figure  # noqa: E402
 
 
 def _bayes(tables, experiment):
@@ -189,24 +187,25 @@ def fig_pruning(tables, config, outdir) -> Figure | None:
 
 
 def fig_ode_scaling(tables, config, outdir) -> Figure | None:
-    from .claims import ode_deviations
-
-    st = ode_deviations(tables.get("dynamics"))
-    if isinstance(st, str):
+    dev = tables.get("ode_deviation")
+    if dev is None or dev.empty:
         return None
-    Ds = np.array(st["Ds"], float)
+    Ds = sorted(int(D) for D in dev["D"].unique())
     fig, ax = plt.subplots(figsize=(5.4, 4.0))
-    for D in st["Ds"]:
-        ax.plot(np.full(len(st["e"][D]), D), st["e"][D], "o", color="C0", ms=3, alpha=0.5)
-    m = np.array([st["e"][D].mean() for D in st["Ds"]])
-    se = np.array([st["e"][D].std(ddof=1) / np.sqrt(len(st["e"][D])) for D in st["Ds"]])
-    ax.errorbar(Ds, m, yerr=se, fmt="s-", color="C0", capsize=3, label="SGD - ODE, mean over replicas (+-1 SE)")
-    ax.plot(Ds, m[0] * np.sqrt(Ds[0] / Ds), "k--", label="D^{-1/2} (through the smallest D)")
+    m, se = [], []
+    for D in Ds:
+        e = dev[dev["D"] == D]["e"].to_numpy()
+        ax.plot(np.full(len(e), D), e, "o", color="C0", ms=3, alpha=0.5)
+        m.append(e.mean())
+        se.append(e.std(ddof=1) / np.sqrt(len(e)) if len(e) > 1 else np.nan)
+    Da, m = np.array(Ds, float), np.array(m)
+    ax.errorbar(Da, m, yerr=se, fmt="s-", color="C0", capsize=3, label="SGD - ODE, mean over replicas (+-1 SE)")
+    ax.plot(Da, m[0] * np.sqrt(Da[0] / Da), "k--", label="D^{-1/2} (through the smallest D)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("D")
     ax.set_ylabel("RMS |order parameters(SGD) - ODE| on the plateau")
-    ax.set_title(f"ODE vs SGD on the plateau (0 < t <= {st['t_w']:g})")
+    ax.set_title(f"ODE vs SGD on the plateau (0 < t <= {float(dev['t_w'].iloc[0]):g})")
     ax.legend(fontsize=7)
     return Figure(_save(fig, outdir, "ode_vs_sgd_scaling.png"),
                   "F7: per replica (dots) and mean +- SE (squares), the RMS over the plateau window of the norm of "

@@ -34,7 +34,7 @@ import torch
 
 from ...errors import check_finite
 from .data import Prior, label_from_tokens, n_teacher
-from .models import HAS_BIAS, attention, forward_backward
+from .models import attention, forward_backward, learns_bias
 
 
 @dataclasses.dataclass
@@ -120,7 +120,7 @@ def project_out(A: torch.Tensor, Q: torch.Tensor, features) -> tuple[torch.Tenso
 
 
 def feature_jacobian(fs: Fields, A: torch.Tensor, Q: torch.Tensor, b: torch.Tensor, activation: str, lr: float,
-                     feature: int, delta: float = 1e-3) -> np.ndarray:
+                     feature: int, delta: float = 1e-3, values: str = "free") -> np.ndarray:
     """J (2H, 2H): the linearization d(dA[:, f]/dt) / dA[:, f] of the ODE's feature-f block at a state with
     A[:, f] = 0, by central differences on common random numbers.
 
@@ -135,17 +135,17 @@ def feature_jacobian(fs: Fields, A: torch.Tensor, Q: torch.Tensor, b: torch.Tens
         Ap, Am = A.clone(), A.clone()
         Ap[j, feature] += delta
         Am[j, feature] -= delta
-        dp = drift(fs, Ap, Q, b, activation, lr, sgd_noise=False)[0][:, feature]
-        dm = drift(fs, Am, Q, b, activation, lr, sgd_noise=False)[0][:, feature]
+        dp = drift(fs, Ap, Q, b, activation, lr, sgd_noise=False, values=values)[0][:, feature]
+        dm = drift(fs, Am, Q, b, activation, lr, sgd_noise=False, values=values)[0][:, feature]
         J[:, j] = ((dp - dm) / (2 * delta)).numpy()
     return J
 
 
-def growth_rate(fs_batches, A, Q, b, activation: str, lr: float, feature: int) -> dict:
+def growth_rate(fs_batches, A, Q, b, activation: str, lr: float, feature: int, values: str = "free") -> dict:
     """Top eigenvalue (largest real part) of the feature-f Jacobian, from independent MC batches: the value
     for the pooled Jacobian (mean of the batch Jacobians), its SE from the spread of the batch values, and
     the second eigenvalue of the pooled Jacobian."""
-    Js = [feature_jacobian(f, A, Q, b, activation, lr, feature) for f in fs_batches]
+    Js = [feature_jacobian(f, A, Q, b, activation, lr, feature, values=values) for f in fs_batches]
     top = [float(np.max(np.linalg.eigvals(J).real)) for J in Js]
     ev = np.sort(np.linalg.eigvals(np.mean(Js, 0)).real)[::-1]
     se = float(np.std(top, ddof=1) / math.sqrt(len(top))) if len(top) > 1 else math.nan
@@ -171,19 +171,46 @@ def risk(fs: Fields, A, Q, b, activation: str) -> tuple[float, float]:
     A, Q = torch.as_tensor(A, dtype=torch.float64), torch.as_tensor(Q, dtype=torch.float64)
     H = A.shape[0] // 2
     omega = student_fields(fs, A, Q)
-    bias = torch.as_tensor(b, dtype=torch.float64).expand(omega.shape[0], H) if HAS_BIAS[activation] else None
+    bias = torch.as_tensor(b, dtype=torch.float64).expand(omega.shape[0], H) if learns_bias(activation) else None
     sigma = attention(omega[..., :H], activation, bias)
     e2 = ((sigma * omega[..., H:]).sum((-2, -1)) - fs.y) ** 2
     return float(e2.mean()), float(e2.std() / math.sqrt(e2.numel()))
 
 
+def constrain_drift(dA: torch.Tensor, dQ: torch.Tensor, A: torch.Tensor, C: torch.Tensor, u: torch.Tensor,
+                    values: str, lr: float, F: int):
+    """The drift of a student whose values are not free [reconstruction]:
+
+    fixed: v_h = N_h v* never move, so only the key overlaps drift (M, the key-value-direction overlaps B_h =
+           A[h, F], and R): dA[H:] = 0, dP = 0, and the key-value cross overlaps k_h . v_h' / D = B_h N_h'
+           follow the keys exactly, dC = dA[:H] A[H:]^T (no lr^2 term: the values do not move);
+    tied:  v_h = a v* for all h, a >= 0 one learned scalar with da/dt = -lr E[sum_lh c_v u_l[F]] (one coordinate:
+           no lr^2 term), so dA[H+h, F] = da, dP = 2 a da, dC = dA[:H] A[H:]^T + A[:H] dA[H:]^T.
+    The key block (dA[:H], dR with its lr^2 term) is the free student's."""
+    if values == "free":
+        return dA, dQ
+    H = A.shape[0] // 2
+    dA, dQ = dA.clone(), dQ.clone()
+    dA[H:] = 0.0
+    if values == "tied":
+        N = C.shape[0]
+        da = -lr * torch.einsum("nlh,nl->", C[..., H:], u[..., F]) / N
+        dA[H:, F] = da
+    cross = dA[:H] @ A[H:].T + A[:H] @ dA[H:].T
+    dQ[:H, H:] = cross
+    dQ[H:, :H] = cross.T
+    dQ[H:, H:] = dA[H:] @ A[H:].T + A[H:] @ dA[H:].T
+    return dA, dQ
+
+
 def drift(fs: Fields, A: torch.Tensor, Q: torch.Tensor, b: torch.Tensor, activation: str, lr: float,
-          sgd_noise: bool = True):
-    """(dA/dt, dQ/dt, db/dt, risk) of online SGD at (A, Q, b) by Monte Carlo (see module docstring)."""
+          sgd_noise: bool = True, values: str = "free", lr_bias: float | None = None):
+    """(dA/dt, dQ/dt, db/dt, risk) of online SGD at (A, Q, b) by Monte Carlo (see module docstring);
+    ``values`` = free | fixed | tied (:func:`constrain_drift`); the bias drifts at ``lr_bias`` (None: lr)."""
     H = A.shape[0] // 2
     omega = student_fields(fs, A, Q)                              # (N, L, 2H)
     N = omega.shape[0]
-    bias = b.expand(N, H) if HAS_BIAS[activation] else None
+    bias = b.expand(N, H) if learns_bias(activation) else None
     f, r, c_k, c_v, c_b = forward_backward(omega[..., :H], omega[..., H:], fs.y, activation, bias)
     C = torch.cat([c_k, c_v], -1)                                 # (N, L, 2H)
     dA = -lr * torch.einsum("nla,nlj->aj", C, fs.u) / N
@@ -191,12 +218,13 @@ def drift(fs: Fields, A: torch.Tensor, Q: torch.Tensor, b: torch.Tensor, activat
     dQ = -lr * (cw + cw.T)
     if sgd_noise:
         dQ = dQ + lr ** 2 * torch.einsum("nla,nlb->ab", C, C) / N
-    db = -lr * c_b.mean(0) if HAS_BIAS[activation] else torch.zeros_like(b)
+    dA, dQ = constrain_drift(dA, dQ, A, C, fs.u, values, lr, fs.theta.shape[1])
+    db = -(lr if lr_bias is None else lr_bias) * c_b.mean(0) if learns_bias(activation) else torch.zeros_like(b)
     return dA, dQ, db, float((r ** 2).mean())
 
 
 def integrate_ode(fs: Fields, A0, Q0, b0, activation: str, lr: float, t_max: float, dt: float,
-                  log_dt: float, sgd_noise: bool = True) -> dict:
+                  log_dt: float, sgd_noise: bool = True, values: str = "free", lr_bias: float | None = None) -> dict:
     """Euler integration of the overlap ODE from (A0, Q0, b0); returns arrays logged every log_dt:
     t (nt,), risk (nt,), A (nt, 2H, T), Q (nt, 2H, 2H), b (nt, H)."""
     A = torch.as_tensor(A0, dtype=torch.float64).clone()
@@ -206,7 +234,7 @@ def integrate_ode(fs: Fields, A0, Q0, b0, activation: str, lr: float, t_max: flo
     n_logs = int(math.ceil(t_max / log_dt - 1e-9))
     ts, risks, As, Qs, bs = [], [], [], [], []
     for k in range(n_logs * per_log + 1):
-        dA, dQ, db, rk = drift(fs, A, Q, b, activation, lr, sgd_noise)
+        dA, dQ, db, rk = drift(fs, A, Q, b, activation, lr, sgd_noise, values, lr_bias)
         if k % per_log == 0:
             ts.append(k * dt)
             risks.append(rk)

@@ -1,0 +1,107 @@
+"""The Study object of `specialization` (Sagitova, Duranthon, Zdeborova, arXiv 2603.03993).
+Docs: docs/studies/specialization.md."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ...study import Figure, Study, Task
+from .config import PRESETS, SpecializationConfig
+from .experiments import EXPERIMENTS
+
+
+class SpecializationStudy(Study):
+    name = "specialization"
+    title = "Staged specialization of softmax attention heads; softmax-1 and Bayes-softmax"
+    paper = "arXiv 2603.03993"
+    summary = ("Multi-head attention on the high-dimensional single-location multi-index model, trained by "
+               "online SGD: an unspecialized plateau whose length grows like log D, then heads specialize to "
+               "latent features in stages (ordered by Var theta_f), with an even split between flipped modes; "
+               "the overlap ODE against finite-D SGD; teacher-aligned risks vs nu showing the softmax error "
+               "floor, the softmax-1 gain and the Bayes-optimality of Bayes-softmax; pruning after training.")
+    config_cls = SpecializationConfig
+    presets = PRESETS
+    default_preset = "quick"
+    docs = "docs/studies/specialization.md"
+    experiments = EXPERIMENTS
+    package = "attnlab.studies.specialization"
+    tables_doc = {
+        "activations": "prior, nu, L, H, noise, activation, risk, stderr, excess, excess_stderr, beta, bias, samples"
+                       " -- MC risk E[(y-f)^2] of the best teacher-aligned configuration per activation "
+                       "(bayes = Bayes risk); excess = paired risk - Bayes risk; beta = key norm, bias = the entry's "
+                       "bias logit (softmax1: the sink logit)",
+        "dynamics": "experiment, source (sgd | ode | gradient_flow), activation, D, seed, nu, H, t, risk, name "
+                    "(M | N | Rkk | Pvv | b), head, feature, value -- overlaps and risk on the t = steps/D grid",
+        "pruning": "experiment, activation, seed, H, n_pruned, risk, stderr, online_risk, nu, D -- population "
+                   "risk after removing n_pruned heads (lowest |v_h| x attention mass first), no retraining",
+        "bayes": "experiment, nu, L, noise, risk, stderr, var_y -- Bayes risk of each SGD experiment's data",
+        "stability": "experiment, activation, D, seed, nu, H, point (plateau | one_feature), feature, t, relax, "
+                     "lam, lam_se, lam2, residual, m_other, t1_ode, t2_ode, t2_pred, ode_horizon -- growth rate "
+                     "lam (top eigenvalue of the ODE's feature block Jacobian, +- lam_se over 4 MC batches) of "
+                     "feature f at the ODE state `point` from variance replica `seed`'s init; t1_ode / t2_ode: the "
+                     "ODE's first passages of feature 0 / f (NaN: not within ode_horizon); t2_pred: extrapolated "
+                     "second-stage time where lam > 0",
+        "exits": "experiment, source, activation, D, seed, feature, t_exit, horizon -- (analysis) first logged t "
+                 "with max_h |M_hf| > 0.5 (NaN: never), and the last logged t",
+        "ode_deviation": "D, seed, t_w, e, exit_shift, d_risk, d_N, d_Pvv, d_Rkk, d_M0.. -- (analysis) SGD vs the "
+                         "ODE from the same init on the plateau window 0 < t <= t_w: e = RMS norm of sgd - ode over "
+                         "the order parameters, d_q = window mean of sgd - ode, exit_shift = t_exit(sgd) - t_exit(ode)",
+        "split_counts": "seed, t, pos, neg, H -- (analysis) heads with M_h > 0.3 / < -0.3 in the split experiment",
+    }
+
+    def tasks(self, config: SpecializationConfig) -> list[Task]:
+        c = config
+        # the variance runs first: long at every preset (t up to variance_horizon), and the ODE of claim 5
+        variance = [Task.of("variance", f"variance-{a}", activation=a) for a in ("softmax", "bayes_softmax")]
+        if c.value_mode == "shared":       # the per-feature antithetic ODE needs a theta-independent value
+            variance += [Task.of("variance_ode", f"variance-ode-{a}-seed={i}", activation=a, seed_index=i)
+                         for a in ("softmax", "bayes_softmax") for i in range(c.variance_ode_seeds)]
+        n_groups = -(-c.plateau_seeds // c.plateau_group)
+        out = [Task.of("plateau", f"plateau-D={D}-seeds={i}-{min(i + c.plateau_group, c.plateau_seeds) - 1}",
+                       D=int(D), first=i, count=min(c.plateau_group, c.plateau_seeds - i))
+               for D in sorted(c.Ds, reverse=True) for i in range(0, c.plateau_seeds, c.plateau_group)]
+        odes = [Task.of("ode", f"ode-D={D}-seed={i}", D=int(D), seed_index=i,
+                        gradient_flow=bool(D == c.ode_D and i == 0))
+                for D in sorted(set(c.Ds) | {c.ode_D}, reverse=True) for i in range(c.ode_seeds)]
+        out = out[:-n_groups] + odes + out[-n_groups:]      # the largest-D groups, the ODEs, then the rest
+        out = variance + out
+        out += [Task.of("train", f"train-{a}", activation=a) for a in c.train_activations]
+        out.append(Task.of("split", "split"))
+        out += [Task.of("activations", f"act-flipped-nu={nu:g}", nu=float(nu), setting="flipped") for nu in c.nus]
+        out.append(Task.of("activations", "act-onehot-nu=16", nu=16.0, setting="onehot"))
+        return out
+
+    def finalize(self, config: SpecializationConfig, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        from .analysis import derive
+        from .experiments import bayes_reference
+
+        tables = dict(tables)
+        tables["bayes"] = bayes_reference(config)
+        if "activations" in tables:
+            tables["activations"] = tables["activations"].sort_values(["prior", "nu", "activation"]).reset_index(drop=True)
+        tables.update(derive(tables, config))
+        return tables
+
+    def claims(self):
+        from .claims import CLAIMS
+
+        return CLAIMS
+
+    def figures(self, tables, config, outdir: Path) -> list[Figure]:
+        from .figures import make_figures
+
+        return make_figures(tables, config, Path(outdir))
+
+    def benchmark(self, quick: bool = False):
+        from .bench import bench_sgd
+
+        return bench_sgd(quick)
+
+    def normalization_matrix(self, normalization: str, scale: str = "smoke"):
+        from .norm_matrix import normalization_metrics
+
+        return normalization_metrics(normalization, scale)
+
+
+STUDY = SpecializationStudy()
