@@ -6,7 +6,7 @@ Python) reads two run, sweep or reproduce directories of the same kind and study
 * claims (matched by id; ``point/id`` in a sweep, ``study/id`` in a reproduce dir) whose verdict changed
   (a *flip*: pass, fail, undecided and error are four verdicts), whose value changed beyond the tolerance
   (numbers, and flat dicts of numbers key by key), and claims found in one directory only;
-* tables (matched by name; ``study/name`` in a reproduce dir) whose columns or row counts differ, and, for
+* tables (matched by name, the ledger as ``ledger``; ``study/name`` in a reproduce dir) whose columns or row counts differ, and, for
   tables of the same shape, the cells that differ: numbers with ``|a - b| > atol + rtol |b|`` (NaN equals
   NaN; numpy's ``isclose``), other values by equality.  Timing columns (``wall_s``, ``cpu_s``, ... : they
   change on every run) and timing tables are left out, with ``--ignore`` for more columns.
@@ -165,13 +165,17 @@ def values_differ(a: Any, b: Any, rtol: float, atol: float) -> bool:
 
 
 def _table_sources(res) -> dict[str, Any]:
-    """{table name: loader} of a run or sweep (its tables) or a reproduce dir (``study/table`` of each run)."""
+    """{table name: loader} of a run or sweep (its tables, and ``ledger`` when it has ledger.parquet) or a
+    reproduce dir (``study/table`` of each run)."""
     if res.kind == "reproduce":
         out = {}
         for study, run in res.runs.items():
-            out.update({f"{study}/{name}": (lambda r=run, n=name: r.tables[n]) for name in run.tables})
+            out.update({f"{study}/{name}": loader for name, loader in _table_sources(run).items()})
         return out
-    return {name: (lambda n=name: res.tables[n]) for name in res.tables}
+    out = {name: (lambda n=name: res.tables[n]) for name in res.tables}
+    if (res.dir / "ledger.parquet").is_file() and "ledger" not in out:
+        out["ledger"] = lambda: res.ledger
+    return out
 
 
 def compare_tables(name: str, a, b, rtol: float, atol: float, ignore: Iterable[str] = ()) -> TableChange | None:
@@ -193,7 +197,8 @@ def compare_tables(name: str, a, b, rtol: float, atol: float, ignore: Iterable[s
             if numeric:
                 xf, yf = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
                 bad = ~np.isclose(xf, yf, rtol=rtol, atol=atol, equal_nan=True)
-                diff = np.abs(xf - yf)[bad]
+                with np.errstate(invalid="ignore"):   # inf - inf, nan - x: not a number of the report
+                    diff = np.abs(xf - yf)[bad]
                 worst = float(np.nanmax(diff)) if bad.any() and np.isfinite(diff).any() else None
             else:
                 both_na = (x.isna() & y.isna()).to_numpy()
