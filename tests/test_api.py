@@ -172,7 +172,7 @@ def test_reproduce_returns_the_runs(sleepy, tmp_path, monkeypatch):
 
 
 def test_head_count_smoke_through_the_api_equals_the_cli(tmp_path, capsys):
-    """One real smoke run (about 15 s): tables and claims of the API's Results are the CLI's run directory."""
+    """One real smoke run, twice (about 20 s): tables and claims of the API's Results are the CLI's run directory."""
     from attnlab.cli import main
 
     out = tmp_path / "hc"
@@ -190,6 +190,11 @@ def test_head_count_smoke_through_the_api_equals_the_cli(tmp_path, capsys):
     for name, df in before.items():
         pd.testing.assert_frame_equal(again.tables[name], df)
     assert r.figures and all(p.exists() for p in r.figures)
+    # and the CLI into another directory writes the same run: no claim, value or table differs
+    assert main(["run", "head-count", "--preset", "smoke", "--out", str(tmp_path / "cli"), "--executor", "serial",
+                 "--no-progress"]) == 0
+    diff = attnlab.compare_runs(out, tmp_path / "cli", rtol=0.0)
+    assert not diff.changed, diff.text()
     ledger = r.ledger   # ledger.parquet: the paper's Table 2 cells beside ours
     assert ledger is not None and "table2_nmse_h4_T16" in set(ledger["id"])
 
