@@ -6,7 +6,7 @@ import pytest
 from attnlab.studies.selectivity import claims as C
 from attnlab.studies.selectivity.config import PRESETS, SelectivityConfig
 from attnlab.claims import evaluate
-from attnlab.studies.selectivity.analysis import critical_n_table, finalize_tables
+from attnlab.studies.selectivity.analysis import finalize_tables
 
 CFG = SelectivityConfig(**PRESETS["quick"])
 
@@ -93,22 +93,39 @@ def test_plateau_claim():
     assert C.check_plateau(F(_dist_N(20.0)), CFG).passed is False
 
 
-def _crit(frac):
+def _crit(frac, frac_A=None, chunks=2):
+    """A critical-N scan where top-N and random-N distances differ below frac * L (reading B) and below frac_A * L
+    (reading A), on the L-independent grid of the config; per-head values with noise."""
+    from attnlab.studies.selectivity.realmodel import critical_grid
+
+    frac_A = frac if frac_A is None else frac_A
     rows = []
-    for L in (64, 128, 256, 512):
-        for N in sorted({max(1, round(f * L)) for f in CFG.critical_fracs}):
-            for h in range(60):
-                gap = 1.0 if N < frac * L else 0.0                       # distinguishable below frac * L
-                rows.append(dict(model="m", chunk=0, layer=0, head=h, L=L, N=N, d_sum=rng.normal(gap, 0.1),
-                                 d_expected_mc=rng.normal(0, 0.1), d_expected_main=rng.normal(0, 0.1)))
-    return {"critical_n": critical_n_table(pd.DataFrame(rows), (0.01, 0.05))}
+    for c in range(chunks):
+        for L in (64, 128, 256, 512):
+            for N in critical_grid(L, CFG.crit_per_octave):
+                for h in range(60):
+                    gB = 1.0 if N < frac * L else 0.0
+                    gA = 1.0 if N < frac_A * L else 0.0
+                    e1, e2 = rng.normal(1, 0.1), rng.normal(1, 0.1)
+                    rows.append(dict(model="m", chunk=c, layer=0, head=h, L=L, N=N,
+                                     d_B=e1 + gB + rng.normal(0, 0.1), main_B=e1, d_B_mc_rows=e1 + gB, mc_B=e1,
+                                     d_A=e2 + gA + rng.normal(0, 0.1), main_A=e2, d_A_mc_rows=e2 + gA, mc_A=e2))
+    return F({"critical_scan": pd.DataFrame(rows)})
 
 
-def test_critical_n_claim_and_table():
+def test_critical_tables_and_growth_claim():
     t = _crit(0.06)
     c = t["critical_n"]
-    assert set(c.columns) >= {"model", "L", "critical_N", "alpha"}
-    assert (c["critical_frac"].dropna() >= 0.05).all()
+    assert set(c.columns) >= {"model", "L", "critical_N", "alpha", "reading", "expectation"}
+    assert (c["reading"] == "B").all() and (c["expectation"] == "main").all()
+    assert (c["critical_frac"].dropna() >= 0.05).all() and (c["critical_frac"].dropna() <= 0.09).all()
+    fr = t["critical_n_fraction"]
+    assert set(fr["reading"]) == {"A", "B"} and set(fr["test"]) == {"ks", "paired"}
+    assert set(fr["expectation"]) == {"main", "mc"} and fr["decides"].sum() == len(c)
+    assert (fr["n_chunks"] == 2).all()
+    tests = t["critical_tests"]
+    big = tests[(tests["N"] == 2) & (tests["L"] == 512) & (tests["reading"] == "B") & (tests["expectation"] == "main")]
+    assert float(big["paired_p"].iloc[0]) < 1e-6 and float(big["log_ratio"].iloc[0]) > 0.5   # a clear effect
     assert C.check_critical_n(t, CFG).passed is True
     flat = t["critical_n"].copy()
     flat["critical_N"] = 5.0                                              # no growth with L
@@ -120,6 +137,17 @@ def test_critical_n_claim_and_table():
     late = _crit(0.8)                                                     # proportional, far above GPT-2's 0.06 L
     assert C.check_critical_n(late, CFG).passed is True
     assert (late["critical_n"]["critical_frac"].dropna() >= 0.6).all()
+
+
+def test_critical_size_claim_uses_the_deciding_reading():
+    ok = C.check_critical_size(_crit(0.06, frac_A=0.8), CFG)
+    assert ok.passed is True and "deciding reading B" in ok.detail and "reading A" in ok.detail
+    bad = C.check_critical_size(_crit(0.8, frac_A=0.06), CFG)             # only the other reading is near 0.06 L
+    assert bad.passed is False
+    assert 0.6 <= bad.value["m"] <= 0.9 and bad.value["m (reading A)"] < 0.1
+    cfg_A = SelectivityConfig(**{**PRESETS["quick"], "distance_reading": "A"})
+    assert C.check_critical_size(finalize_tables(cfg_A, {"critical_scan": _crit(0.8, frac_A=0.06)["critical_scan"]}),
+                                 cfg_A).passed is True
 
 
 def _sep(after):
@@ -135,20 +163,35 @@ def test_separability_claim():
     assert C.check_separability(_sep(0.4), CFG).passed is False
 
 
-def _grad(slope=-1.0, over=False):
+def _grad(slope=-1.0, over=False, real_slope=-1.0, drop=100.0):
+    """Synthetic tied top two (slope -1 by construction) plus a real model whose raw-logit g follows T^real_slope
+    below T = 0.1 and sits `drop` times lower for T >= 1."""
     rows = []
     for T in CFG.grad_Ts:
         for e in CFG.grad_eps:
             g = min(0.5 * (T / 0.1) ** slope * 1 / (2 * 0.1) * 0.9, 1 / (2 * T), np.sqrt(2) / e)
-            rows.append(dict(model="synthetic-gap=0", chunk=0, T=T, eps=e, g_max=g * (1.5 if over else 1.0),
-                             g_mean=g, n_heads=1, T_model=np.nan))
+            rows.append(dict(model="synthetic-gap=0", chunk=0, logits="synthetic", T=T, eps=e,
+                             g_max=g * (1.5 if over else 1.0), g_mean=g, g_rowmax=g * (1.5 if over else 1.0),
+                             n_heads=1, n_rows=1, T_model=np.nan))
+            for lg in ("raw", "scaled", "probs"):
+                gr = 0.2 * (T / 0.1) ** real_slope if T <= 0.1 else 0.2 / drop
+                gr = min(gr if lg == "raw" else 0.01, 1 / (2 * T), np.sqrt(2) / e)
+                rows.append(dict(model="m", chunk=0, logits=lg, T=T, eps=e, g_max=gr, g_mean=gr / 2, g_rowmax=gr,
+                                 n_heads=9, n_rows=100, T_model=8.0))
     return {"gradient": pd.DataFrame(rows)}
 
 
-def test_gradient_claim():
-    assert C.check_gradient(F(_grad()), CFG).passed is True
-    assert C.check_gradient(F(_grad(slope=-0.5)), CFG).passed is False
-    assert C.check_gradient(F(_grad(over=True)), CFG).passed is False
+def test_gradient_claims():
+    assert C.check_gradient_bounds(F(_grad()), CFG).passed is True
+    assert C.check_gradient_bounds(F(_grad(slope=-0.5)), CFG).passed is False
+    assert C.check_gradient_bounds(F(_grad(over=True)), CFG).passed is False
+    v = C.check_gradient(F(_grad()), CFG)
+    assert v.passed is True and v.value["m slope"] == pytest.approx(-1.0, abs=0.05) and "scaled/row_mean" in v.detail
+    assert C.check_gradient(F(_grad(real_slope=-0.1)), CFG).passed is False          # flat: not 1/T
+    assert C.check_gradient(F(_grad(drop=2.0)), CFG).passed is False                 # no two orders of magnitude
+    summ = F(_grad())["gradient_summary"]
+    row = summ[(summ["model"] == "m") & summ["decides"] & (summ["eps"] == 1e-3)]
+    assert len(row) == 1 and row["drop"].iloc[0] == pytest.approx(100.0, rel=1e-6)
 
 
 def test_coverage_claim():
@@ -164,8 +207,9 @@ def test_every_claim_id_present():
     ids = {c.id for c in C.CLAIMS}
     assert ids == {"attention_weights_within_lemma1_bounds", "softmax_jacobian_norm_at_most_half_over_T",
                    "distance_below_theorem1_bound", "distance_grows_with_L_at_fixed_N", "distance_plateaus_in_N",
-                   "critical_N_grows_with_L", "separability_declines_then_saturates",
-                   "gradient_sensitivity_scales_as_inverse_T", "multihead_coverage_arithmetic"}
+                   "critical_N_grows_with_L", "critical_N_size_matches_paper", "separability_declines_then_saturates",
+                   "gradient_sensitivity_within_bounds", "gradient_sensitivity_scales_as_inverse_T",
+                   "multihead_coverage_arithmetic"}
 
 
 @pytest.mark.parametrize("claim", C.CLAIMS, ids=lambda c: c.id)
@@ -178,4 +222,5 @@ def test_consistency_checks_are_labelled():
     kinds = {c.id: c.kind for c in C.CLAIMS}
     assert {k for k, v in kinds.items() if v == "consistency"} >= {
         "attention_weights_within_lemma1_bounds", "softmax_jacobian_norm_at_most_half_over_T",
-        "distance_below_theorem1_bound", "multihead_coverage_arithmetic"}
+        "distance_below_theorem1_bound", "multihead_coverage_arithmetic", "gradient_sensitivity_within_bounds"}
+    assert kinds["critical_N_size_matches_paper"] == kinds["gradient_sensitivity_scales_as_inverse_T"] == "finding"

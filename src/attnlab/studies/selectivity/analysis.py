@@ -2,7 +2,10 @@
 
 Claims, figures and the paper ledger read these tables; nothing here is recomputed elsewhere.
 
-* ``critical_n``         Fig. 2c: the KS critical N per (model, L, alpha) (per-head means averaged over chunks).
+* ``critical_tests``     Fig. 2c: per (model, L, N, reading, expectation) the KS test of the paper, a paired
+                         Wilcoxon test on the same heads, and effect sizes (per-head means pooled over chunks).
+* ``critical_n_fraction`` the headline table: critical N and critical N / L per (model, L, alpha, reading,
+                         expectation, test); ``critical_n``: its deciding rows (the config's reading/expectation, KS).
 * ``distance_slope``     Fig. 2a: per head (or synthetic case) the log-log slope of d~ against L at N = N_fixed.
 * ``distance_plateau``   Fig. 2b: per head, r_late = d(N_hi)/d(N_mid), r_early = d(N_mid)/d(N_lo) and
                          diff = |log r_late| - |log r_early| (< 0: a plateau).
@@ -16,49 +19,124 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ...claims import mean_and_stderr, slope_fit
+from ...claims import Z, mean_and_stderr, slope_fit
 
 SYNTH = "synthetic"
 
 
-def critical_n_table(scan: pd.DataFrame | None, alphas, expectation: str = "mc") -> pd.DataFrame:
-    """Fig. 2c: for each (model, L), the smallest N on the grid at which the per-head mean true distances and the
-    per-head mean expected distances (column d_expected_<expectation>: Monte-Carlo or main term) are not told
-    apart by a two-sample KS test (p > alpha).  Per-head values are averaged over text chunks first.
-    critical_N = NaN when every N on the grid differs."""
-    cols = ["model", "L", "critical_N", "alpha", "critical_frac", "p_value", "n_heads", "N_max_scanned"]
-    if scan is None or len(scan) == 0:
+READINGS = ("A", "B")
+EXPECTATIONS = ("main", "mc")
+TESTS = {"ks": "ks_p", "paired": "paired_p"}
+
+
+def _columns(reading: str, expectation: str) -> tuple[str, str]:
+    """(true, expected) columns of critical_scan for a reading and an expectation: the main term sits beside the
+    true d~ of the crit_rows rows, the Monte-Carlo expectation beside the true d~ of the crit_mc_rows rows."""
+    if expectation == "main":
+        return f"d_{reading}", f"main_{reading}"
+    return f"d_{reading}_mc_rows", f"mc_{reading}"
+
+
+def compare_heads(a, b) -> dict:
+    """Two samples of per-head values, paired by head: the paper's two-sample KS test (D, p), the paired
+    Wilcoxon signed-rank test of a - b (p; 1 when every pair is equal), and effect sizes: the mean over heads of
+    log(a / b) with its standard error, and Cohen's d_z = mean(a - b) / sd(a - b)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    out = dict(n_heads=int(a.size), ks_D=np.nan, ks_p=np.nan, paired_p=np.nan, log_ratio=np.nan,
+               log_ratio_se=np.nan, dz=np.nan)
+    if a.size < 2:
+        return out
+    ks = stats.ks_2samp(a, b)
+    diff = a - b
+    if np.all(diff == 0):
+        pp = 1.0
+    else:
+        pp = float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
+    pos = (a > 0) & (b > 0)
+    lr, lr_se = mean_and_stderr(np.log(a[pos] / b[pos]))
+    sd = float(diff.std(ddof=1))
+    out.update(ks_D=float(ks.statistic), ks_p=float(ks.pvalue), paired_p=pp, log_ratio=lr, log_ratio_se=lr_se,
+               dz=float(diff.mean() / sd) if sd > 0 else np.nan)
+    return out
+
+
+def critical_tests(scan: pd.DataFrame | None) -> pd.DataFrame:
+    """Per (model, L, N, reading, expectation): the tests of compare_heads on the per-head means of the true and
+    the expected d~ (rows averaged per chunk in the task, then over the chunks)."""
+    cols = ["model", "L", "N", "reading", "expectation", "n_heads", "ks_D", "ks_p", "paired_p", "log_ratio",
+            "log_ratio_se", "dz", "n_chunks"]
+    if scan is None or not len(scan):
         return pd.DataFrame(columns=cols)
-    col = f"d_expected_{expectation}"
-    per_head = scan.groupby(["model", "L", "N", "layer", "head"], as_index=False)[["d_sum", col]].mean()
+    vals = [c for c in scan.columns if c not in ("model", "chunk", "layer", "head", "L", "N")]
+    per_head = scan.groupby(["model", "L", "N", "layer", "head"], as_index=False)[vals].mean()
+    n_chunks = scan.groupby("model")["chunk"].nunique()
     rows = []
-    for (model, L), g in per_head.groupby(["model", "L"]):
-        pvals = []
-        for N, gn in g.groupby("N"):
-            a, b = gn["d_sum"].dropna().to_numpy(), gn[col].dropna().to_numpy()
-            p = float(stats.ks_2samp(a, b).pvalue) if len(a) > 1 and len(b) > 1 else float("nan")
-            pvals.append((int(N), p, len(a)))
-        for alpha in alphas:
-            hit = [(N, p, n) for N, p, n in pvals if p > alpha]
-            N, p, n = hit[0] if hit else (float("nan"), float("nan"), pvals[0][2] if pvals else 0)
-            rows.append(dict(model=model, L=int(L), critical_N=float(N), alpha=float(alpha),
-                             critical_frac=float(N) / L, p_value=p, n_heads=int(n),
-                             N_max_scanned=int(max(q[0] for q in pvals)) if pvals else 0))
+    for (m, L, N), g in per_head.groupby(["model", "L", "N"]):
+        for r in READINGS:
+            for e in EXPECTATIONS:
+                t, x = _columns(r, e)
+                if t not in g or x not in g:
+                    continue
+                rows.append(dict(model=m, L=int(L), N=int(N), reading=r, expectation=e,
+                                 **compare_heads(g[t], g[x]), n_chunks=int(n_chunks[m])))
     return pd.DataFrame(rows, columns=cols)
 
 
-def distance_slopes(distance: pd.DataFrame | None, synthetic: pd.DataFrame | None, N: int) -> pd.DataFrame:
-    """Per (model, chunk, layer, head) the least-squares slope of log d~ (reading B) on log L at N; the synthetic
-    cases (model "synthetic", head = rep) from the synthetic_distance table."""
+def critical_n_fraction(tests: pd.DataFrame, alphas, reading: str, expectation: str) -> pd.DataFrame:
+    """Fig. 2c's headline table: per (model, L, alpha, reading, expectation, test) the smallest scanned N whose
+    p-value exceeds alpha (KS: the paper's test; paired: Wilcoxon on the same heads), its fraction of L, and the
+    effect size there (mean log(true/expected) with its 99 % interval).  NaN when every scanned N differs (the
+    effect size is then the one at the largest scanned N).  decides: the reading and expectation of the config
+    with the KS test (what the claims read)."""
+    cols = ["model", "L", "alpha", "reading", "expectation", "test", "critical_N", "fraction", "p_value", "ks_D",
+            "log_ratio", "log_ratio_low", "log_ratio_high", "n_heads", "n_chunks", "N_max_scanned", "decides"]
+    if tests is None or not len(tests):
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (m, L, r, e), g in tests.groupby(["model", "L", "reading", "expectation"]):
+        g = g.sort_values("N")
+        for alpha in alphas:
+            for test, pcol in TESTS.items():
+                hit = g[g[pcol] > alpha]
+                at = hit.iloc[0] if len(hit) else g.iloc[-1]
+                N = float(at["N"]) if len(hit) else np.nan
+                rows.append(dict(model=m, L=int(L), alpha=float(alpha), reading=r, expectation=e, test=test,
+                                 critical_N=N, fraction=N / L, p_value=float(at[pcol]) if len(hit) else np.nan,
+                                 ks_D=float(at["ks_D"]), log_ratio=float(at["log_ratio"]),
+                                 log_ratio_low=float(at["log_ratio"] - Z * at["log_ratio_se"]),
+                                 log_ratio_high=float(at["log_ratio"] + Z * at["log_ratio_se"]),
+                                 n_heads=int(at["n_heads"]), n_chunks=int(at["n_chunks"]),
+                                 N_max_scanned=int(g["N"].max()),
+                                 decides=bool(r == reading and e == expectation and test == "ks")))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def critical_n_table(frac: pd.DataFrame) -> pd.DataFrame:
+    """The deciding rows of critical_n_fraction in the short form the claims and Fig. 2c read."""
+    cols = ["model", "L", "critical_N", "alpha", "critical_frac", "p_value", "n_heads", "N_max_scanned", "reading",
+            "expectation"]
+    if frac is None or not len(frac):
+        return pd.DataFrame(columns=cols)
+    d = frac[frac["decides"]].rename(columns={"fraction": "critical_frac"})
+    return d[cols].reset_index(drop=True)
+
+
+def distance_slopes(distance: pd.DataFrame | None, synthetic: pd.DataFrame | None, N: int,
+                    reading: str = "B") -> pd.DataFrame:
+    """Per (model, chunk, layer, head) the least-squares slope of log d~ (the given reading: B = d_sum, A = d_norm)
+    on log L at N; the synthetic cases (model "synthetic", head = rep) from the synthetic_distance table."""
+    col = "d_sum" if reading == "B" else "d_norm"
     rows = []
     if synthetic is not None and len(synthetic):
         for rep, g in synthetic[synthetic["N"] == N].groupby("rep"):
-            f = slope_fit(g["L"], g["d_sum"], log_x=True, log_y=True)
+            f = slope_fit(g["L"], g[col], log_x=True, log_y=True)
             rows.append(dict(model=SYNTH, chunk=0, layer=0, head=int(rep), N=N, slope=f.slope, n_L=f.n))
     if distance is not None and len(distance):
         d = distance[(distance["sweep"] == "L") & (distance["N"] == N)]
         for (m, c, li, h), g in d.groupby(["model", "chunk", "layer", "head"]):
-            f = slope_fit(g["L"], g["d_sum"], log_x=True, log_y=True)
+            f = slope_fit(g["L"], g[col], log_x=True, log_y=True)
             if f.n >= 2:
                 rows.append(dict(model=m, chunk=int(c), layer=int(li), head=int(h), N=N, slope=f.slope, n_L=f.n))
     return pd.DataFrame(rows, columns=["model", "chunk", "layer", "head", "N", "slope", "n_L"])
@@ -101,30 +179,52 @@ def separability_summary(sep: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def gradient_summary(grad: pd.DataFrame | None) -> pd.DataFrame:
-    """Per (model, eps): slope of log g_max on log T over T <= 0.1 (99 % interval), g_max at the largest T <= 0.1,
-    the largest g_max over T >= 1, and drop = the first over the second (the paper: about 100x on GPT-2)."""
-    cols = ["model", "eps", "slope_small_T", "slope_low", "slope_high", "g_at_0_1", "g_max_T_ge_1", "drop"]
+AGGS = {"row_mean": "g_max", "row_max": "g_rowmax"}
+
+
+def gradient_summary(grad: pd.DataFrame | None, logits: str = "raw", agg: str = "row_mean") -> pd.DataFrame:
+    """Per (model, logits, agg, eps): the slope of log g on log T over T <= 0.1 (99 % interval), g_times_4T = the
+    geometric mean over T <= 0.1 of g / (1/(4T)) (1: on the paper's curve), g at the largest T <= 0.1, the
+    largest g over T >= 1, and drop = the first over the second (the paper: about 100x on GPT-2).  agg row_mean
+    reads g_max (max over heads of the token mean, Alg. 5), row_max reads g_rowmax.  decides: the config's
+    candidate (synthetic logits never decide)."""
+    cols = ["model", "logits", "agg", "eps", "slope_small_T", "slope_low", "slope_high", "g_times_4T", "g_at_0_1",
+            "g_max_T_ge_1", "drop", "decides"]
     if grad is None or not len(grad):
         return pd.DataFrame(columns=cols)
+    grad = grad.copy()
+    if "logits" not in grad:
+        grad["logits"] = "raw"
+    if "g_rowmax" not in grad:
+        grad["g_rowmax"] = grad["g_max"]
     rows = []
-    for (m, e), g in grad.groupby(["model", "eps"]):
-        small = g[g["T"] <= 0.1].sort_values("T")
-        f = slope_fit(small["T"], small["g_max"], log_x=True, log_y=True)
-        hi = g[g["T"] >= 1.0]
-        g01 = float(small["g_max"].iloc[-1]) if len(small) else float("nan")
-        ghi = float(hi["g_max"].max()) if len(hi) else float("nan")
-        rows.append(dict(model=m, eps=float(e), slope_small_T=f.slope, slope_low=f.low, slope_high=f.high,
-                         g_at_0_1=g01, g_max_T_ge_1=ghi, drop=g01 / ghi if ghi > 0 else float("nan")))
+    for (m, lg, e), g0 in grad.groupby(["model", "logits", "eps"]):
+        g0 = g0.groupby("T", as_index=False)[["g_max", "g_rowmax"]].max()   # chunks: the max, as over heads
+        for a, col in AGGS.items():
+            small = g0[g0["T"] <= 0.1].sort_values("T")
+            f = slope_fit(small["T"], small[col], log_x=True, log_y=True)
+            pos = small[small[col] > 0]
+            track = float(np.exp(np.mean(np.log(pos[col] * 4 * pos["T"])))) if len(pos) else float("nan")
+            hi = g0[g0["T"] >= 1.0]
+            g01 = float(small[col].iloc[-1]) if len(small) else float("nan")
+            ghi = float(hi[col].max()) if len(hi) else float("nan")
+            rows.append(dict(model=m, logits=lg, agg=a, eps=float(e), slope_small_T=f.slope, slope_low=f.low,
+                             slope_high=f.high, g_times_4T=track, g_at_0_1=g01, g_max_T_ge_1=ghi,
+                             drop=g01 / ghi if ghi > 0 else float("nan"),
+                             decides=bool(lg == logits and a == agg)))
     return pd.DataFrame(rows, columns=cols)
 
 
 def finalize_tables(config, tables: dict) -> dict:
     """Add every derived table to the concatenated task tables."""
     t = dict(tables)
-    t["critical_n"] = critical_n_table(t.get("critical_scan"), config.ks_alphas, config.critical_expectation)
-    t["distance_slope"] = distance_slopes(t.get("distance"), t.get("synthetic_distance"), config.N_fixed)
+    t["critical_tests"] = critical_tests(t.get("critical_scan"))
+    t["critical_n_fraction"] = critical_n_fraction(t["critical_tests"], config.ks_alphas, config.distance_reading,
+                                                   config.critical_expectation)
+    t["critical_n"] = critical_n_table(t["critical_n_fraction"])
+    t["distance_slope"] = distance_slopes(t.get("distance"), t.get("synthetic_distance"), config.N_fixed,
+                                          config.distance_reading)
     t["distance_plateau"] = distance_plateau(t.get("distance"))
     t["separability_summary"] = separability_summary(t.get("separability"))
-    t["gradient_summary"] = gradient_summary(t.get("gradient"))
+    t["gradient_summary"] = gradient_summary(t.get("gradient"), config.grad_logits, config.grad_agg)
     return t

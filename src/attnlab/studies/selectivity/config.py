@@ -19,17 +19,29 @@ class SelectivityConfig(StudyConfig):
     Ls:          context lengths of the L sweep (Fig. 2a) and of the critical-N scan (Fig. 2c).
     N_fixed:     N of the L sweep (paper: 5).       L_fixed: L of the N sweep (paper: 1024); capped per model.
     Ns:          N grid of the N sweep (paper: 1, 5, 10, 20, 100).
-    critical_fracs: the N grid of the KS critical-N scan as fractions of L (N = max(1, round(f L))); it runs up to
-                 0.95 L so that the scan finds the critical N wherever it lies (on SmolLM2/MiniLM it is near 0.8 L).
+    crit_per_octave: the N grid of the KS critical-N scan, N = round(2^(k / crit_per_octave)) for every N < L: the
+                 same N values at every L (not fractions of L), so growth with L is measured, not implied by the grid.
+    crit_chunks: text chunks of the critical-N scan (0 = every chunk of the text that holds the largest L).
+    distance_reading: "B" (sum of distances, sum_{i notin I_N} ||alpha_i x_i - s||; the paper's "cumulative distance",
+                 linear in L, -> 0 as N -> L) or "A" (norm of a sum, ||sum_{i notin I_N} alpha_i x_i - s||): the reading
+                 that decides the claims; both are always computed.
     ks_alphas:   KS significance levels (paper: 0.01 in the text, 0.05 in Algorithm 3).
     max_rows:    query rows per head (evenly spaced; all when L <= max_rows) of the L and N sweeps.
     mc_rows, mc_subsets: query rows per head (evenly spaced) and random N-subsets per row for the Monte-Carlo
-                 E[d~] of the L and N sweeps; crit_rows rows per head enter the critical-N scan (true d~ and its
-                 Monte-Carlo expectation on the same rows).
-    critical_expectation: "mc" (Monte-Carlo E[d~], default) or "main" (closed-form main term) as the KS's
-                 "expected distance" sample (brief, open question 6).
+                 E[d~] of the L and N sweeps; crit_rows rows per head (0 = every row with more than N keys) enter the
+                 critical-N scan's true d~ and main term, crit_mc_rows evenly spaced rows (0 = none) its Monte-Carlo
+                 expectation (beside the true d~ of the same rows).  Quick: crit_rows = 32, crit_mc_rows = 0 and
+                 grad_rows = 64 to stay within its time budget (every row, the Monte Carlo and every gradient row
+                 cost about 4x the whole preset); paper: every row, Monte Carlo on 16 rows, every gradient row.
+    critical_expectation: "main" (the closed-form random-set main term: the paper's "expectation term of Theorem 1",
+                 Eq. 10 in Alg. 3; default) or "mc" (Monte-Carlo E[d~]) as the KS's "expected distance" sample.
     sep_L, sep_Ns: context length and N grid of the separability experiment (Fig. 3).
-    grad_L, grad_rows, grad_Ts, grad_eps: gradient-sensitivity experiment (Fig. 4) on raw q.k logits.
+    grad_L, grad_rows, grad_Ts, grad_eps: gradient-sensitivity experiment (Fig. 4); grad_rows = 0: every query row
+                 with >= 2 keys (Alg. 5: every token).  Candidates (all computed): logits raw q.k, the model's scaled
+                 scores, or the attention weights; aggregate row_mean (max over heads of the token mean, Alg. 5) or
+                 row_max (max over heads and rows).
+    grad_logits, grad_agg: the candidate that decides the claim (default raw / row_mean: the paper's l = q.k with
+                 T in place of sqrt(d), and Alg. 5's max over heads of the token-averaged g).
     norm_L, norm_Ns, normalizers: the normalizer comparison on the same real logits (beyond the paper);
                  normalizers = () compares every entry of the normalization registry (attnlab.normalizations).
     Token vectors x_i are the per-head value vectors v_i (brief, open question 3: the theory's output
@@ -46,21 +58,25 @@ class SelectivityConfig(StudyConfig):
     N_fixed: int = 5
     L_fixed: int = 1024
     Ns: tuple[int, ...] = (1, 5, 10, 20, 100)
-    critical_fracs: tuple[float, ...] = (0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.18, 0.25, 0.35, 0.5, 0.65, 0.8, 0.9,
-                                         0.95)
+    crit_per_octave: int = 4
+    crit_chunks: int = 0
+    distance_reading: str = "B"
     ks_alphas: tuple[float, ...] = (0.01, 0.05)
     max_rows: int = 256
-    crit_rows: int = 16
-    critical_expectation: str = "mc"
+    crit_rows: int = 32
+    crit_mc_rows: int = 0
+    critical_expectation: str = "main"
     mc_rows: int = 16
     mc_subsets: int = 16
     sep_L: int = 256
     sep_Ns: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     grad_L: int = 256
-    grad_rows: int = 32
+    grad_rows: int = 64
     grad_Ts: tuple[float, ...] = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
                                   20.0, 50.0, 100.0)
     grad_eps: tuple[float, ...] = (1e-3, 1e-1, 10.0)
+    grad_logits: str = "raw"
+    grad_agg: str = "row_mean"
     norm_L: int = 256
     norm_Ns: tuple[int, ...] = (5, 20)
     normalizers: tuple[str, ...] = ()
@@ -75,16 +91,19 @@ class SelectivityConfig(StudyConfig):
 
     def validate(self) -> None:
         super().validate()
-        self.check_positive("chunks", "Ls", "N_fixed", "L_fixed", "Ns", "critical_fracs", "ks_alphas",
-                            "max_rows", "crit_rows", "mc_rows", "mc_subsets", "sep_L", "sep_Ns", "grad_L", "grad_rows",
+        self.check_positive("chunks", "Ls", "N_fixed", "L_fixed", "Ns", "crit_per_octave", "ks_alphas",
+                            "max_rows", "mc_rows", "mc_subsets", "sep_L", "sep_Ns", "grad_L",
                             "grad_Ts", "grad_eps", "norm_L", "norm_Ns", "syn_d", "syn_Ls", "syn_lemma_Ls",
                             "syn_Ts", "syn_reps", "syn_mc_subsets", "syn_sep_reps")
         for a in self.ks_alphas:
             if not 0 < a < 1:
                 raise ConfigError("ks_alphas", f"each level must be in (0, 1), got {a}")
-        for f in self.critical_fracs:
-            if not 0 < f < 1:
-                raise ConfigError("critical_fracs", f"each fraction must be in (0, 1), got {f}")
+        for name in ("crit_rows", "crit_chunks", "crit_mc_rows", "grad_rows"):
+            if getattr(self, name) < 0:
+                raise ConfigError(name, f"must be >= 0 (0 = all), got {getattr(self, name)}")
+        self.check_choice("distance_reading", {"A", "B"})
+        self.check_choice("grad_logits", {"raw", "scaled", "probs"})
+        self.check_choice("grad_agg", {"row_mean", "row_max"})
         self.check_choice("sinks", {"keep", "drop"})
         self.check_choice("critical_expectation", {"mc", "main"})
         from ...normalizations import available
@@ -137,13 +156,14 @@ def _gpt2_available() -> bool:
 PRESETS = {
     # seconds: synthetic checks at small size + a tiny random GPT-2-shaped model (loader path, no weights)
     "smoke": dict(models=("tiny-gpt2",), chunks=2, Ls=(16, 32, 64, 128), L_fixed=128, Ns=(1, 5, 10, 20, 100),
-                  critical_fracs=(0.02, 0.05, 0.1, 0.2, 0.3), crit_rows=16, mc_rows=8, mc_subsets=16,
-                  sep_L=128, sep_Ns=(1, 2, 4, 8, 16, 32), grad_L=64, grad_rows=8,
+                  crit_per_octave=2, crit_chunks=2, crit_rows=16, crit_mc_rows=8, mc_rows=8, mc_subsets=16,
+                  sep_L=128, sep_Ns=(1, 2, 4, 8, 16, 32), grad_L=64, grad_rows=0,
                   grad_Ts=(1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0), norm_L=64, syn_Ls=(32, 64, 128, 256),
                   syn_lemma_Ls=(32, 256, 2048), syn_reps=6, syn_mc_subsets=64, syn_sep_reps=6),
     # minutes on 2 cores: synthetic + SmolLM2 (L up to 1024) + MiniLM (L up to 512)
     "quick": dict(),
     # paper-like: GPT-2 (when the user has it) + the offline models, more chunks, every 2nd row
-    "paper": dict(models=(("gpt2",) if _gpt2_available() else ()) + ("smollm2", "minilm"), chunks=6, crit_rows=128, mc_rows=64, mc_subsets=100,
-                  sep_L=512, grad_rows=128, syn_reps=60),
+    "paper": dict(models=(("gpt2",) if _gpt2_available() else ()) + ("smollm2", "minilm"), chunks=6, crit_rows=0, crit_mc_rows=16, crit_per_octave=8, grad_rows=0, mc_rows=64,
+                  mc_subsets=100,
+                  sep_L=512, syn_reps=60),
 }

@@ -1,8 +1,9 @@
 """The experiment layer of the selectivity study: one registered function per task kind (``EXPERIMENTS``).
 
 Kinds: ``lemma1``, ``jacobian`` (Jacobian, sqrt5 example, coverage arithmetic), ``distance`` (synthetic d~),
-``separability_gradient`` (sphere control and synthetic g), and ``model`` (one pretrained model on one text
-chunk: realmodel.run_model_task).  Every random draw comes from ``attnlab.rng`` keyed by the task's parts.
+``separability_gradient`` (sphere control and synthetic g), ``model`` (one pretrained model on one text
+chunk: realmodel.run_model_task) and ``critical`` (the critical-N scan of one model over its chunks:
+realmodel.run_critical_task).  Every random draw comes from ``attnlab.rng`` keyed by the task's parts.
 
 Synthetic tables (float64; each returns a tidy table, one row per observation):
 
@@ -169,9 +170,9 @@ def gradient_table(cfg, K: int = 64, gaps=(0.0, 1e-2, 1.0)) -> pd.DataFrame:
         check_finite("synthetic gradient sensitivity", g)
         for ei, e in enumerate(cfg.grad_eps):
             for ti, T in enumerate(cfg.grad_Ts):
-                rows.append(dict(model=f"synthetic-gap={gap:g}", chunk=0, T=T, eps=e,
+                rows.append(dict(model=f"synthetic-gap={gap:g}", chunk=0, logits="synthetic", T=T, eps=e,
                                  g_max=float(g[ei, ti].max()), g_mean=float(g[ei, ti].mean()),
-                                 n_heads=reps, T_model=float("nan")))
+                                 g_rowmax=float(g[ei, ti].max()), n_heads=reps, n_rows=1, T_model=float("nan")))
     return pd.DataFrame(rows)
 
 
@@ -198,6 +199,14 @@ def distance(config, params) -> Tables:
 @EXPERIMENTS.register("separability_gradient")
 def separability_gradient(config, params) -> Tables:
     return {"separability": separability_table(config), "gradient": gradient_table(config)}
+
+
+@EXPERIMENTS.register("critical")
+def critical(config, params) -> Tables:
+    """The critical-N scan of one pretrained model over its text chunks (params: model)."""
+    from .realmodel import run_critical_task
+
+    return run_critical_task(config, params["model"])
 
 
 @EXPERIMENTS.register("model")

@@ -74,27 +74,32 @@ def make_figures(tables, config, outdir) -> list[Figure]:
               "Fig. 2b: distance d~ against the number N of selected tokens at fixed L (L_fixed, capped at each "
               "model's context): true, random-set expectation (MC, main term) and the Theorem 1 bound.", out)
 
-    # Fig. 2c: critical N vs L
-    crit = tables.get("critical_n")
-    if crit is not None and len(crit):
-        fig, axes = _panels(1, 5, 3.6)
-        ax = axes[0]
-        for (m, a), g in crit.groupby(["model", "alpha"]):
-            g = g.sort_values("L")
-            ax.plot(g["L"], g["critical_N"], "o-", label=f"{m}, KS alpha = {a:g}")
-        Ls = np.array(sorted(crit["L"].unique()), dtype=float)
-        ax.plot(Ls, 0.06 * Ls, "k--", lw=1, label="0.06 L (paper, GPT-2)")
-        ax.plot(Ls, Ls, "k:", lw=1, label="N = L (nothing left out)")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("L")
-        ax.set_ylabel("critical N")
-        ax.legend(fontsize=6)
+    # Fig. 2c: critical N vs L, both readings (the config's expectation, KS), next to the paper's 0.06 L
+    frac = tables.get("critical_n_fraction")
+    if frac is not None and len(frac):
+        fig, axes = _panels(2, 4.6, 3.6)
+        f = frac[(frac["expectation"] == config.critical_expectation) & (frac["test"] == "ks")]
+        for ax, reading in zip(axes, ("B", "A")):
+            for (m, a), g in f[f["reading"] == reading].groupby(["model", "alpha"]):
+                g = g.sort_values("L")
+                ax.plot(g["L"], g["critical_N"], "o-", label=f"{m}, KS alpha = {a:g}")
+            Ls = np.array(sorted(f["L"].unique()), dtype=float)
+            ax.plot(Ls, 0.06 * Ls, "k--", lw=1, label="0.06 L (paper, GPT-2)")
+            ax.fill_between(Ls, 0.02 * Ls, 0.2 * Ls, color="gray", alpha=0.12, label="band 0.02-0.2 L")
+            ax.plot(Ls, Ls, "k:", lw=1, label="N = L (nothing left out)")
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xlabel("L")
+            ax.set_ylabel("critical N")
+            ax.set_title(f"reading {reading}" + (" (decides)" if reading == config.distance_reading else ""),
+                         fontsize=9)
+        axes[0].legend(fontsize=6)
         _save(fig, outdir, "fig2c_critical_N.png",
-              f"Fig. 2c: smallest N on the grid (fractions of L up to {max(config.critical_fracs):g}) at which "
-              f"per-head mean true and expected ({config.critical_expectation}) distances are not told apart by a "
-              "two-sample KS test, against L; missing points: every N on the grid differed. Dashed: the paper's "
-              "0.06 L for GPT-2; dotted: N = L.", out)
+              f"Fig. 2c: smallest N of an L-independent grid (2^(k/{config.crit_per_octave})) at which the per-head "
+              f"mean true distances and their random-set expectation ({config.critical_expectation}) are not told "
+              "apart by a two-sample KS test, against L, under reading B (sum of distances) and A (norm of a sum); "
+              "missing points: every scanned N differed. Dashed: the paper's 0.06 L for GPT-2; band: 0.02-0.2 L; "
+              "dotted: N = L.", out)
 
     # Fig. 3: separability boxes per model, with the sphere control
     sep = tables.get("separability")
@@ -120,16 +125,20 @@ def make_figures(tables, config, outdir) -> list[Figure]:
               "r = min distance of a non-selected token, strict tie rule) against N; green: random-sphere control; "
               "band: the paper's GPT-2 plateau.", out)
 
-    # Fig. 4: gradient sensitivity
+    # Fig. 4: gradient sensitivity (the deciding candidate), then every candidate at the smallest eps
     grad = tables.get("gradient")
     if grad is not None and len(grad):
-        ms = sorted(grad["model"].unique())
+        if "logits" not in grad:
+            grad = grad.assign(logits="raw")
+        dec = grad[grad["logits"].isin([config.grad_logits, "synthetic"])]
+        col = "g_max" if config.grad_agg == "row_mean" else "g_rowmax"
+        ms = sorted(dec["model"].unique())
         fig, axes = _panels(len(ms), 3.6, 3.4)
         for ax, m in zip(axes, ms):
-            g = grad[grad["model"] == m]
+            g = dec[dec["model"] == m]
             for e, ge in g.groupby("eps"):
                 ge = ge.sort_values("T")
-                ax.plot(ge["T"], ge["g_max"], "o-", ms=3, label=f"eps = {e:g}")
+                ax.plot(ge["T"], ge[col], "o-", ms=3, label=f"eps = {e:g}")
             T = np.array(sorted(g["T"].unique()))
             ax.plot(T, np.minimum(1 / (4 * T), math.sqrt(2)), "k--", lw=1, label="min(1/(4T), sqrt2) (paper)")
             ax.plot(T, 1 / (2 * T), "r:", lw=1, label="1/(2T) (spectral bound)")
@@ -138,15 +147,38 @@ def make_figures(tables, config, outdir) -> list[Figure]:
                 ax.axvline(float(tm.iloc[0]), color="gray", lw=0.6)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_xlabel("T (raw q.k logits / T)")
+            ax.set_xlabel("T")
             ax.set_ylabel("max over heads of g(T, eps)")
             ax.set_title(m, fontsize=9)
         axes[0].legend(fontsize=6)
         _save(fig, outdir, "fig4_gradient.png",
-              "Fig. 4: finite-difference gradient sensitivity g(T, eps) (max over heads of the token mean) against "
-              "T, for synthetic logits with a top-two gap 0, 0.01, 1 and the raw q.k logits of each model (grey "
-              "line: the model's own T = sqrt(d_head)); dashed: the paper's min(1/(4T), sqrt 2); dotted: 1/(2T).",
-              out)
+              f"Fig. 4: finite-difference gradient sensitivity g(T, eps) against T ({config.grad_logits} logits, "
+              f"{'max over heads of the token mean' if config.grad_agg == 'row_mean' else 'max over heads and rows'}"
+              "), for synthetic logits with a top-two gap 0, 0.01, 1 and each model (grey line: the model's own "
+              "T = sqrt(d_head)); dashed: the paper's min(1/(4T), sqrt 2); dotted: 1/(2T).", out)
+        real = grad[~grad["model"].astype(str).str.startswith("synthetic")]
+        if len(real):
+            e0 = float(real["eps"].min())
+            rm = sorted(real["model"].unique())
+            fig, axes = _panels(len(rm), 3.8, 3.4)
+            for ax, m in zip(axes, rm):
+                g = real[(real["model"] == m) & (real["eps"] == e0)]
+                for lg, gl in g.groupby("logits"):
+                    gl = gl.groupby("T")[["g_max", "g_rowmax"]].max()
+                    ax.plot(gl.index, gl["g_max"], "o-", ms=3, label=f"{lg}, max over heads of row mean")
+                    ax.plot(gl.index, gl["g_rowmax"], "x:", ms=3, label=f"{lg}, max over heads and rows")
+                T = np.array(sorted(g["T"].unique()))
+                ax.plot(T, np.minimum(1 / (4 * T), math.sqrt(2)), "k--", lw=1, label="min(1/(4T), sqrt2) (paper)")
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                ax.set_xlabel("T")
+                ax.set_ylabel(f"g(T, eps = {e0:g})")
+                ax.set_title(m, fontsize=9)
+            axes[0].legend(fontsize=5)
+            _save(fig, outdir, "fig4_candidates.png",
+                  "Fig. 4 candidates: which reading of the paper's g tracks 1/(4T) below T = 0.1 on real logits -- "
+                  "raw q.k, the model's scaled scores, or the attention weights as logits; aggregated as the max "
+                  f"over heads of the token mean (Alg. 5) or over heads and rows; eps = {e0:g}.", out)
 
     # beyond the paper: normalizers
     nz = tables.get("normalizers")

@@ -14,6 +14,7 @@ Definitions (brief ../shared/research/selectivity.md):
   abar = sum_{I_N} alpha, a_out = sum_{out} alpha (= 1 - abar for simplex weights)    Theorem 1   [reconstruction]
 * d_main = ((n-N)/n) sum_{i valid} || alpha_i x_i - (N/n) sum_j alpha_j x_j ||    random-set main term [reconstruction]
 * d_mc   = Monte-Carlo mean of d_sum over uniformly random N-subsets of the valid keys               [paper]
+* d_main_A = |1 - 2N/n| ||o||, o = sum_i alpha_i x_i: reading (A)'s random-set main term          [reconstruction]
 * separability N_s/N on unit-normalised vectors, r = min_{j notin I_N} ||alpha_j x_j - s||, a selected token
   counts when strictly closer to s than every non-selected token (tie rule)                          [paper]/[reconstruction]
 * g(T, eps) = || softmax((l + eps v)/T) - softmax(l/T) ||_2 / eps, v a random unit vector on valid keys [paper]
@@ -252,15 +253,31 @@ def distance_sweep(alpha, X, valid, Ns, P=None, positions=None, bound=True, chun
     return res
 
 
-def mc_distance(alpha, X, valid, N: int, n_sets: int, gen: torch.Generator) -> torch.Tensor:
-    """(B, R) Monte-Carlo E[d_sum] over n_sets uniformly random N-subsets per row (rows with n > N)."""
+def mc_distance(alpha, X, valid, N: int, n_sets: int, gen: torch.Generator, both: bool = False):
+    """(B, R) Monte-Carlo E[d_sum] over n_sets uniformly random N-subsets per row (rows with n > N).
+    both=True: a dict {"B": E[d_sum], "A": E[d_norm]} (reading A: ||sum_out alpha_i x_i - s|| = ||o - 2 s||)
+    from the same random subsets."""
     B, R, K = alpha.shape
     sel = random_n_mask(valid.expand(B, R, K), N, n_sets, gen)   # (S, B, R, K)
     a = alpha[None].expand(n_sets, B, R, K).transpose(0, 1).reshape(B, n_sets * R, K)
     v = valid.expand(B, R, K)[None].expand(n_sets, B, R, K).transpose(0, 1).reshape(B, n_sets * R, K)
     sl = sel.transpose(0, 1).reshape(B, n_sets * R, K)
     d = d_sum_given(a, X, v, sl).reshape(B, n_sets, R)
-    return d.mean(1)
+    if not both:
+        return d.mean(1)
+    o = (alpha * valid) @ X                                      # (B, R, dx) attention output
+    s = ((a * sl) @ X).reshape(B, n_sets, R, -1)                 # (B, S, R, dx) random-set aggregates
+    dA = (o[:, None] - 2.0 * s).norm(dim=-1)                     # (B, S, R)
+    return {"B": d.mean(1), "A": dA.mean(1)}
+
+
+def main_term_A(alpha, X, valid, N: int) -> torch.Tensor:
+    """(B, R) reading (A)'s random-set main term [reconstruction]: the indicators and s replaced by their means,
+    E[s] = (N/n) o and E[sum_out alpha_i x_i] = ((n - N)/n) o, so || ((n - N)/n) o - (N/n) o || = |1 - 2N/n| ||o||,
+    o = sum_i alpha_i x_i (n = the row's number of valid keys)."""
+    n = valid.sum(-1).clamp_min(1).to(alpha.dtype)               # (B|1, R)
+    o = (alpha * valid) @ X
+    return (1.0 - 2.0 * N / n).abs() * o.norm(dim=-1)
 
 
 def separability(alpha, X, valid, N: int) -> dict:

@@ -46,16 +46,28 @@ def _layer_at(lt: LayerTensors, L: int):
     return lt.logits[:, :L, :L], lt.values[:, :L]
 
 
-def critical_grid(L: int, fracs) -> list[int]:
-    return sorted({max(1, int(round(f * L))) for f in fracs if max(1, int(round(f * L))) < L})
+GRAD_LOGITS = ("raw", "scaled", "probs")
+
+
+def critical_grid(L: int, per_octave: int) -> list[int]:
+    """The critical-N grid: N = round(2^(k / per_octave)), k = 0, 1, ..., every N < L, plus the points near L where
+    the out-of-set size L - N is on its own geometric grid, L - N = round(2^(k / max(1, per_octave // 2))) for
+    N >= 3L/4 (finer near N -> L, where the top-N and random-N distances meet on the offline models).  No point is
+    a fixed fraction of L, so a critical N proportional to L is measured, not implied by the grid; the resolution
+    is a factor 2^(1/per_octave) in N, and near L a factor 2^(1/(per_octave // 2)) in L - N."""
+    kmax = int(math.ceil(per_octave * math.log2(max(L, 2))))
+    low = {int(round(2 ** (k / per_octave))) for k in range(kmax + 1)}
+    q = max(1, per_octave // 2)
+    high = {L - int(round(2 ** (k / q))) for k in range(int(math.ceil(q * math.log2(max(L, 2)))) + 1)}
+    return sorted((low | {N for N in high if N >= 0.75 * L}) & set(range(1, L)))
 
 
 class ModelRun:
     """One (model, chunk): forward passes cached per L, metrics per layer."""
 
-    def __init__(self, cfg, model_name: str, chunk: int):
+    def __init__(self, cfg, model_name: str, chunk: int, lm=None):
         self.cfg, self.name, self.chunk = cfg, model_name, chunk
-        self.lm = load_model(model_name, seed=rng.derive_seed(cfg.seed, "model-init", model_name))
+        self.lm = lm or load_model(model_name, seed=rng.derive_seed(cfg.seed, "model-init", model_name))
         self.text = load_text(cfg.text)
         wanted = set(cfg.Ls) | {cfg.L_fixed, cfg.sep_L, cfg.grad_L, cfg.norm_L}
         self.Lmax = min(max(wanted), self.lm.max_len)
@@ -124,24 +136,44 @@ class ModelRun:
                                          n_rows=r["n_rows"], bound_violations=int(r["viol"][h])))
         return rows
 
-    # ---- Fig. 2c: per-head mean true and expected distances on a grid of N, on crit_rows rows per head -------
+    # ---- Fig. 2c: per-head mean true and expected distances, both readings, on an L-independent grid of N ------
     def critical_rows(self, gen) -> list[dict]:
+        """Per (layer, head, L, N): the true d~ under reading B (d_B) and A (d_A) and their random-set main terms
+        (main_B, main_A; the paper's "expectation term of Theorem 1", Eq. 10) averaged over crit_rows rows (0 = every
+        row with more than N keys), and on crit_mc_rows evenly spaced rows the true d~ (d_B_mc_rows, d_A_mc_rows)
+        beside its Monte-Carlo expectation over mc_subsets random N-sets (mc_B, mc_A) -- the same rows, so the
+        two samples of a test always describe the same rows."""
         cfg, rows = self.cfg, []
         for L in sorted({self.cap(L) for L in cfg.Ls}):
-            pos = torch.linspace(1, L - 1, min(cfg.crit_rows, L - 1)).round().long().unique()
+            pos = torch.arange(1, L) if cfg.crit_rows <= 0 or cfg.crit_rows >= L - 1 else \
+                torch.linspace(1, L - 1, cfg.crit_rows).round().long().unique()
+            mpos = torch.linspace(1, L - 1, max(1, min(cfg.crit_mc_rows, L - 1))).round().long().unique()
+            grid = critical_grid(L, cfg.crit_per_octave)
             for li, lt in enumerate(self.layers(L)):
                 _, alpha, X, valid = self.weights(lt, L)
-                a, v = alpha[:, pos], valid[:, pos]
-                grid = critical_grid(L, cfg.critical_fracs)
-                sweep = M.distance_sweep(a, X, v, grid, bound=False)    # the true d~ of every N at once
+                out = {}
+                passes = (("", pos), ("_mc_rows", mpos)) if cfg.crit_mc_rows > 0 else (("", pos),)
+                for tag, p in passes:
+                    a, v = alpha[:, p], valid[:, p]
+                    sweep = M.distance_sweep(a, X, v, grid, bound=False)    # every N of the grid at once
+                    for N in grid:
+                        d = sweep[N]
+                        ok = d["row_ok"]
+                        out[(N, "d_B" + tag)] = M.row_mean(d["d_sum"], ok)
+                        out[(N, "d_A" + tag)] = M.row_mean(d["d_norm"], ok)
+                        if not tag:
+                            out[(N, "main_B")] = M.row_mean(d["d_main"], ok)
+                            out[(N, "main_A")] = M.row_mean(M.main_term_A(a, X, v, N), ok)
+                        else:
+                            mc = M.mc_distance(a, X, v, N, cfg.mc_subsets, gen, both=True)
+                            out[(N, "mc_B")] = M.row_mean(mc["B"], ok)
+                            out[(N, "mc_A")] = M.row_mean(mc["A"], ok)
+                cols = ("d_B", "d_A", "main_B", "main_A") + \
+                    (("d_B_mc_rows", "d_A_mc_rows", "mc_B", "mc_A") if cfg.crit_mc_rows > 0 else ())
                 for N in grid:
-                    d = sweep[N]
-                    mc = M.mc_distance(a, X, v, N, cfg.mc_subsets, gen)
-                    ok = d["row_ok"]
-                    ds, dm, dc = (M.row_mean(x, ok) for x in (d["d_sum"], d["d_main"], mc))
-                    rows += [dict(model=self.name, chunk=self.chunk, layer=li, head=h, L=L, N=N,
-                                  d_sum=float(ds[h]), d_expected_mc=float(dc[h]), d_expected_main=float(dm[h]))
-                             for h in range(a.shape[0])]
+                    for h in range(alpha.shape[0]):
+                        rows.append(dict(model=self.name, chunk=self.chunk, layer=li, head=h, L=L, N=N,
+                                         **{c: float(out[(N, c)][h]) for c in cols}))
         return rows
 
     # ---- Fig. 3 --------------------------------------------------------------------------------------------
@@ -159,22 +191,40 @@ class ModelRun:
                          for h in range(alpha.shape[0])]
         return rows
 
-    # ---- Fig. 4: g(T, eps) on raw q.k logits --------------------------------------------------------------
+    # ---- Fig. 4: g(T, eps) on each candidate logit matrix ------------------------------------------------------
     def gradient_rows(self, gen) -> list[dict]:
+        """Alg. 5 of the paper for every candidate logit matrix of GRAD_LOGITS (the same random directions v for
+        each): raw q.k ("raw", the paper's l = q.k with its own T), the model's scaled scores ("scaled", q.k/sqrt(d)),
+        or the attention weights themselves ("probs").  Rows: every query row with >= 2 keys (grad_rows = 0) or
+        grad_rows evenly spaced ones.  g_max = max over heads of the row-mean g (the paper's aggregate), g_mean =
+        mean over heads of it, g_rowmax = max over heads and rows."""
         cfg = self.cfg
         L = self.cap(cfg.grad_L)
-        pos = torch.linspace(min(8, L - 1), L - 1, cfg.grad_rows).round().long().unique()
-        per_head, t_model = [], []
+        first = 1 if self.lm.causal else 0
+        pos = torch.arange(first, L) if cfg.grad_rows <= 0 or cfg.grad_rows >= L - first else \
+            torch.linspace(max(first, min(8, L - 1)), L - 1, cfg.grad_rows).round().long().unique()
+        acc = {c: ([], []) for c in GRAD_LOGITS}
+        t_model = []
         for lt in self.layers(L):
-            logits, _, _, valid = self.weights(lt, L)
-            g = M.gradient_sensitivity(logits[:, pos].double(), valid[:, pos], cfg.grad_Ts, cfg.grad_eps, gen)
-            check_finite(f"{self.name} gradient sensitivity", g)
-            per_head.append(g.mean(-1))                                   # (E, T, H) token-averaged
+            logits, alpha, _, valid = self.weights(lt, L)
+            v = valid[:, pos]
+            state = gen.get_state()
+            for cand in GRAD_LOGITS:
+                gen.set_state(state)                                      # the same directions v for each candidate
+                src = {"raw": logits, "scaled": lt.scaling * logits, "probs": alpha}[cand]
+                g = M.gradient_sensitivity(src[:, pos].double(), v, cfg.grad_Ts, cfg.grad_eps, gen)   # (E, T, H, R)
+                check_finite(f"{self.name} gradient sensitivity ({cand})", g)
+                acc[cand][0].append(g.mean(-1))                           # (E, T, H) token-averaged
+                acc[cand][1].append(g.amax(-1))                           # (E, T, H) max over rows
             t_model.append(1.0 / lt.scaling)
-        g = torch.cat(per_head, dim=-1)                                   # (E, T, all heads)
-        return [dict(model=self.name, chunk=self.chunk, T=T, eps=e, g_max=float(g[ei, ti].max()),
-                     g_mean=float(g[ei, ti].mean()), n_heads=int(g.shape[-1]), T_model=float(np.mean(t_model)))
-                for ei, e in enumerate(cfg.grad_eps) for ti, T in enumerate(cfg.grad_Ts)]
+        rows = []
+        for cand, (means, maxes) in acc.items():
+            gm, gx = torch.cat(means, dim=-1), torch.cat(maxes, dim=-1)   # (E, T, all heads)
+            rows += [dict(model=self.name, chunk=self.chunk, logits=cand, T=T, eps=e, g_max=float(gm[ei, ti].max()),
+                          g_mean=float(gm[ei, ti].mean()), g_rowmax=float(gx[ei, ti].max()),
+                          n_heads=int(gm.shape[-1]), n_rows=int(len(pos)), T_model=float(np.mean(t_model)))
+                     for ei, e in enumerate(cfg.grad_eps) for ti, T in enumerate(cfg.grad_Ts)]
+        return rows
 
     # ---- beyond the paper: other normalizers on the same logits ----------------------------------------------
     def normalizer_rows(self) -> list[dict]:
@@ -205,7 +255,27 @@ class ModelRun:
                      value=float(torch.cat(v).nanmean())) for k, v in acc.items()]
 
 
-def run_model_task(cfg, model_name: str, chunk: int, parts=("distance", "critical", "separability", "gradient",
+def run_critical_task(cfg, model_name: str) -> dict[str, pd.DataFrame]:
+    """The critical-N scan of one model over its text chunks (crit_chunks; 0 = every chunk of the text that holds
+    the largest L), the model loaded once."""
+    from ...errors import UserError
+
+    lm = load_model(model_name, seed=rng.derive_seed(cfg.seed, "model-init", model_name))
+    rows, c = [], 0
+    while cfg.crit_chunks <= 0 or c < cfg.crit_chunks:
+        run = ModelRun(cfg, model_name, c, lm=lm)
+        try:
+            run.layers(run.Lmax)
+        except UserError:                                                # the text holds no further chunk
+            if c == 0:
+                raise
+            break
+        rows += run.critical_rows(rng.torch_generator(cfg.seed, "model", model_name, c, "critical"))
+        c += 1
+    return {"critical_scan": pd.DataFrame(rows)}
+
+
+def run_model_task(cfg, model_name: str, chunk: int, parts=("distance", "separability", "gradient",
                                                                "normalizers")) -> dict[str, pd.DataFrame]:
     gen = lambda part: rng.torch_generator(cfg.seed, "model", model_name, chunk, part)  # noqa: E731
     run = ModelRun(cfg, model_name, chunk)

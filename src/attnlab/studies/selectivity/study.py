@@ -44,17 +44,25 @@ class SelectivityStudy(Study):
                               "max_norm, sum_norm: one random case (unit vectors, softmax of N(0,1) logits)",
         "distance": "model, chunk, sweep (L|N), layer, head, L, N, d_sum, d_norm, d_bound, d_expected_mc, "
                     "d_expected_main, d_expected_main_mc_rows, n_rows, bound_violations: per-head means over rows",
-        "critical_scan": "model, chunk, layer, head, L, N, d_sum, d_expected_mc, d_expected_main (crit_rows rows)",
-        "critical_n": "model, L, critical_N, alpha, critical_frac, p_value, n_heads, N_max_scanned (analysis)",
+        "critical_scan": "model, chunk, layer, head, L, N, d_B, d_A, main_B, main_A (crit_rows rows), d_B_mc_rows, "
+                         "d_A_mc_rows, mc_B, mc_A (crit_mc_rows rows): per-head row means, both readings",
+        "critical_tests": "model, L, N, reading, expectation, n_heads, ks_D, ks_p, paired_p, log_ratio, "
+                          "log_ratio_se, dz (analysis: KS and paired Wilcoxon test per N, per-head means pooled "
+                          "over chunks; effect size mean log(true/expected) +- se, Cohen's d_z)",
+        "critical_n_fraction": "model, L, alpha, reading, expectation, test (ks | paired), critical_N, fraction, "
+                               "p_value, ks_D, log_ratio, log_ratio_low, log_ratio_high, n_heads, n_chunks, "
+                               "N_max_scanned, decides (analysis; the headline table of Fig. 2c)",
+        "critical_n": "model, L, critical_N, alpha, critical_frac, p_value, n_heads, N_max_scanned: the deciding "
+                      "reading / expectation / KS rows of critical_n_fraction (analysis)",
         "distance_slope": "model, chunk, layer, head, N, slope, n_L: log-log slope of d~ vs L per head (analysis)",
         "distance_plateau": "model, chunk, layer, head, L, N_lo, N_mid, N_hi, r_late, r_early, diff (analysis)",
         "separability_summary": "model, N, median, mean, se, n_heads of N_s/N over heads (analysis)",
-        "gradient_summary": "model, eps, slope_small_T, slope_low, slope_high, g_at_0_1, g_max_T_ge_1, drop "
-                            "(analysis)",
+        "gradient_summary": "model, logits, agg (row_mean | row_max), eps, slope_small_T, slope_low, slope_high, "
+                            "g_times_4T, g_at_0_1, g_max_T_ge_1, drop, decides (analysis)",
         "separability": "model, chunk, layer, head, L, N, ratio (N_s/N, mean over rows; model synthetic-sphere = "
                         "control)",
-        "gradient": "model, chunk, T, eps, g_max, g_mean, n_heads, T_model (max / mean over heads of the "
-                    "token-averaged g)",
+        "gradient": "model, chunk, logits (raw | scaled | probs | synthetic), T, eps, g_max, g_mean, g_rowmax, "
+                    "n_heads, n_rows, T_model (max / mean over heads of the token-averaged g; max over heads and rows)",
         "normalizers": "model, chunk, normalizer, metric (L_max_alpha, support_fraction, d_sum, d_sum_over_L, "
                        "separability), N (0 = none), value",
     }
@@ -63,10 +71,12 @@ class SelectivityStudy(Study):
     def tasks(self, config: SelectivityConfig) -> list[Task]:
         out = [Task.of(k, f"synthetic-{k}") for k in SYNTHETIC_KINDS]
         for m in config.models:
+            out.append(Task.of("critical", f"critical.model={_safe(m)}", model=m))
             for c in range(config.chunks):
                 out.append(Task.of("model", f"model={_safe(m)}.chunk={c}", model=m, chunk=c))
         # heavy tasks first so that two workers share the load
-        return sorted(out, key=lambda t: (t.kind != "model" or t.params.get("model") != "smollm2"))
+        heavy = {"critical": 0, "model": 1}
+        return sorted(out, key=lambda t: (t.params.get("model") != "smollm2", heavy.get(t.kind, 2)))
 
     def finalize(self, config: SelectivityConfig, tables):
         from .analysis import finalize_tables
