@@ -270,9 +270,11 @@ def test_variance_ode_tasks_only_for_shared_values():
     """The per-feature antithetic ODE needs value_mode=shared: with theta-dependent values no such task is
     scheduled (the run does not crash; claim 5 falls back to undecided without ODE rows)."""
     shared = build_config(SpecializationConfig, STUDY.presets, "smoke")
-    theta = build_config(SpecializationConfig, STUDY.presets, "smoke", {"value_mode": "theta"})
+    theta = build_config(SpecializationConfig, STUDY.presets, "smoke", {"value_mode": "theta", "student_values": "free"})
+    with pytest.raises(ConfigError):          # fixed / tied student values need the one readout direction v*
+        build_config(SpecializationConfig, STUDY.presets, "smoke", {"value_mode": "theta", "student_values": "fixed"})
     ode = lambda c: [t.key for t in STUDY.tasks(c) if t.key.startswith("variance-ode-")]  # noqa: E731
-    assert len(ode(shared)) == 2 * shared.variance_ode_seeds and ode(theta) == []
+    assert len(ode(shared)) == 2 * len(shared.variance_Hs) * shared.variance_ode_seeds and ode(theta) == []
     with pytest.raises(ValueError):
         from attnlab.studies.specialization.experiments import run_variance_ode
         run_variance_ode(theta, "softmax", 0)
@@ -404,7 +406,7 @@ def test_claim_variance_order_second_stage_decided_by_the_ode():
     # stable one-feature state (lam + 3 SE < 0 in every replica, no ODE second stage): no second stage -> FAIL
     v = C.check_variance_order(_final({"dynamics": table(), "stability": _stability(-0.013, 0.001)}), cfg)
     assert v.passed is False and "stable fixed point" in v.detail
-    assert (v.value["softmax ordered"], v.value["softmax stage 2 reached"]) == (1.0, 0.0)
+    assert (v.value["softmax H=4 ordered"], v.value["softmax H=4 stage 2 reached"]) == (1.0, 0.0)
     # unstable (lam - 3 SE > 0): the second stage comes after the horizon; the censored order decides -> PASS
     v = C.check_variance_order(_final({"dynamics": table(), "stability": _stability(0.0065, 0.0005, t2_pred=450.0)}), cfg)
     assert v.passed is True and "450" in v.detail
@@ -413,7 +415,7 @@ def test_claim_variance_order_second_stage_decided_by_the_ode():
     assert v.passed is True
     # ... but the order must still hold: 3/10 seeds learn feature 1 first -> FAIL even with an unstable state
     v = C.check_variance_order(_final({"dynamics": table(n_first=7), "stability": _stability(0.0065, 0.0005)}), cfg)
-    assert v.passed is False and v.value["softmax ordered"] == 0.7
+    assert v.passed is False and v.value["softmax H=4 ordered"] == 0.7
     # feature 0 not reached in 2/10 seeds -> ordered in only 8/10 -> FAIL
     assert C.check_variance_order(_final({"dynamics": table(n_zero=2), "stability": _stability(0.0065, 0.0005)}),
                                   cfg).passed is False
@@ -455,36 +457,78 @@ def test_claim_even_split_pass_and_fail():
 # the ODE claim (ode_matches_sgd) is tested in test_specialization_ode.py
 
 
-def _pruning(inc, risks):
+def _pruning(n_ok, risks, bayes=0.02):
+    """Synthetic greedy-pruning curves: risk stays at base for n_pruned <= n_ok[act], triples beyond."""
     rows = []
     for act, base in risks.items():
         for s in range(6):
-            for k in range(7):
-                r = base + (inc[act] if k >= 4 else 0.0) + 0.001 * s
-                rows.append(dict(experiment="train", activation=act, seed=s, H=6, n_pruned=k, risk=r, stderr=0.001))
-    return {"pruning": pd.DataFrame(rows),
-            "bayes": pd.DataFrame([dict(experiment="train", nu=16.0, L=4, noise=0.1, risk=0.02, stderr=0.001, var_y=1.0)])}
+            for k in range(6):
+                r = (base if k <= n_ok[act] else 3 * base) + 0.001 * s
+                rows.append(dict(experiment="train", activation=act, seed=s, H=6, F=2, n_pruned=k, risk=r,
+                                 stderr=0.0005))
+    return _final({"pruning": pd.DataFrame(rows),
+                   "bayes": pd.DataFrame([dict(experiment="train", nu=16.0, L=4, noise=0.1, risk=bayes, stderr=0.001,
+                                               var_y=1.0)])})
 
 
 def test_claims_training_pass_and_fail():
     cfg = SpecializationConfig()
     risks = {"softmax": 0.30, "softmax1_nobias": 0.2, "softmax1": 0.06, "bayes_softmax": 0.05}
-    ok = _pruning({"softmax": 0.4, "softmax1_nobias": 0.2, "softmax1": 0.01, "bayes_softmax": 0.02}, risks)
-    bad = _pruning({"softmax": 0.0, "softmax1_nobias": 0.0, "softmax1": 0.5, "bayes_softmax": 0.02}, risks)
+    ok = _pruning({"softmax": 0, "softmax1_nobias": 1, "softmax1": 4, "bayes_softmax": 3}, risks)
+    bad = _pruning({"softmax": 0, "softmax1_nobias": 1, "softmax1": 1, "bayes_softmax": 4}, risks)
     assert C.check_pruning(ok, cfg).passed is True
-    assert C.check_pruning(bad, cfg).passed is False
+    v = C.check_pruning(bad, cfg)
+    assert v.passed is False and v.value["softmax1 median n_prunable"] == 1
     assert C.check_ordering(ok, cfg).passed is True
-    worse = _pruning({a: 0.0 for a in risks}, {"softmax": 0.1, "softmax1_nobias": 0.2, "softmax1": 0.06,
-                                               "bayes_softmax": 0.09})
+    worse = _pruning({a: 0 for a in risks}, {"softmax": 0.1, "softmax1_nobias": 0.2, "softmax1": 0.06,
+                                             "bayes_softmax": 0.09})
     assert C.check_ordering(worse, cfg).passed is False
+    # trained Bayes-softmax within 20 % of the Bayes risk: 0.05 vs 0.045 passes, vs 0.02 fails
+    assert C.check_trained_bayes_softmax(_pruning({a: 0 for a in risks}, risks, bayes=0.045), cfg).passed is True
+    assert C.check_trained_bayes_softmax(ok, cfg).passed is False
+
+
+def test_greedy_pruning_removes_the_useless_head_first():
+    """Greedy by loss: a head with zero value (useless) goes first; the two teacher-aligned heads go last."""
+    from attnlab.studies.specialization.experiments import greedy_prune
+    prior = Prior.flipped((0.0,), (1.0,))
+    fs = FieldSampler(prior, 9.0, 4, 0.0, 4000, 3, H=3).fields
+    A = torch.zeros(6, 2, dtype=torch.float64)
+    A[0, 0], A[1, 0], A[2, 0] = 3.0, -3.0, 0.5                # keys +k*, -k*, a weak third
+    A[3:, 1] = torch.tensor([1.0, 1.0, 0.0])                  # the third head's value is 0
+    Q = A @ A.T
+    out = greedy_prune(fs, A, Q, torch.zeros(3, dtype=torch.float64), "softmax1_nobias", 3)
+    assert out[1][1] == [0, 1] and abs(out[1][2] - out[0][2]) < 1e-12
+    assert out[2][2] > out[1][2]
+
+
+def test_claim_excursion_pass_and_fail():
+    cfg = SpecializationConfig()
+    nt = 60
+    t = np.arange(nt)[:, None]
+    def traj(excursion):
+        M = np.clip((t - 5) / 10, 0, 1) * np.array([0.9, 0.9, 0.9, -0.9])   # 3/1 at t >= 9
+        if excursion:                                                    # head 2 leaves + for - at t ~ 30..40
+            M[30:, 2] = 0.9 - 1.8 * np.clip((np.arange(30, nt) - 30) / 10, 0, 1)
+        return M
+    good = {s: traj(s < 7) for s in range(10)}
+    v = C.check_excursion(_final({"dynamics": _dyn("split", good)}), cfg)
+    assert v.passed is True and v.value["rearranged by excursion"] == 7 and 30 < v.value["median excursion t"] < 41
+    ev = _final({"dynamics": _dyn("split", good)})["split_events"].set_index("seed")
+    assert ev.loc[0, "uneven_first"] == 1 and ev.loc[0, "final_even"] == 1 and ev.loc[9, "final_even"] == 0
+    bad = {s: traj(s < 3) for s in range(10)}
+    assert C.check_excursion(_final({"dynamics": _dyn("split", bad)}), cfg).passed is False
+    even = {s: _ramp(5, 30) for s in range(10)}
+    assert C.check_excursion(_final({"dynamics": _dyn("split", even)}), cfg).passed is None
 
 
 def test_every_claim_id_present():
     ids = {c.id for c in STUDY.claims()}
     assert ids == {"bayes_softmax_is_bayes_optimal", "softmax_error_floor", "softmax1_reduces_irrelevant_head_noise",
                    "unspecialized_plateau_then_staged_specialization", "specialization_order_follows_variance",
-                   "even_split_between_flipped_modes", "ode_matches_sgd",
-                   "pruning_costs_little_for_softmax1_and_bayes_softmax", "activation_ordering_after_training"}
+                   "even_split_between_flipped_modes", "uneven_split_rearranges_through_excursion", "ode_matches_sgd",
+                   "pruning_costs_little_for_softmax1_and_bayes_softmax", "trained_bayes_softmax_reaches_bayes_risk",
+                   "activation_ordering_after_training"}
 
 
 def test_benchmark_quick_reports_rates():

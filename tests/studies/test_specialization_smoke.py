@@ -1,6 +1,8 @@
 """Smoke run of the `specialization` study through the runner (serial executor)."""
 import json
 
+import pandas as pd
+
 import pytest
 import torch
 
@@ -29,10 +31,10 @@ def test_smoke_run(tmp_path, one_thread):
     for col in ("source", "D", "seed", "t", "risk", "name", "head", "feature", "value"):
         assert col in dyn.columns
     assert set(dyn["source"]) == {"sgd", "ode", "gradient_flow"}
-    for t in ("exits", "split_counts"):                 # the analysis tables
+    for t in ("exits", "split_counts", "split_events", "pruning_summary"):   # the analysis tables
         assert (out / "tables" / f"{t}.parquet").exists()
     claims = json.loads((out / "claims.json").read_text())
-    assert len(claims) == 9
+    assert len(claims) == 11
     for c in claims:
         assert c["status"] in ("pass", "fail", "undecided"), c
         if c["status"] == "undecided":
@@ -41,3 +43,35 @@ def test_smoke_run(tmp_path, one_thread):
     assert len(figs) == 6
     for f in figs:
         assert (out / "figures" / f["file"]).exists() and f["caption"]
+    _check_reference(res.tables, {c["id"] for c in claims})
+
+
+QUICK_ONLY = {"prune_count_softmax1", "prune_count_bayes_softmax"}   # H = 6 rows: train_H = 3 at smoke
+DATA_DEPENDENT = {"excursion_seeds"}     # rows only where a seed splits unevenly first (not measured otherwise)
+
+
+def _check_reference(tables, claim_ids):
+    """reference.csv (docs/reference-data.md): parses, ids unique, every row's table/column (or claim) exists in a
+    smoke run's tables, and its `where` rows exist -- except the rows measured only at the quick/paper presets."""
+    from attnlab.ledger import load_reference
+    from attnlab.studies.specialization import STUDY
+
+    rows = load_reference("specialization")
+    ids = [r.id for r in rows]
+    assert len(ids) == len(set(ids)) and len(rows) >= 10
+    for r in rows:
+        assert r.source_tag in ("paper", "secondary") and r.judge in (
+            "ratio", "range", "at_least", "at_most", "sign", "qualitative"), r
+        if r.table == "claims":
+            assert r.column in claim_ids, r
+            continue
+        assert r.table in STUDY.tables_doc and r.table in tables and r.column in tables[r.table].columns, r
+        df = tables[r.table]
+        where = dict(r.where)
+        for k, v in where.items():
+            assert k in df.columns, r
+            col = df[k]
+            num = pd.to_numeric(col, errors="coerce")
+            df = df[(num == float(v)) if num.notna().all() else (col.astype(str) == v)]
+        if r.id not in DATA_DEPENDENT:
+            assert (len(df) > 0) != (r.id in QUICK_ONLY), (r.id, len(df))

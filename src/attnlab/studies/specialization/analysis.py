@@ -2,17 +2,26 @@
 
 | table          | what                                                                                       |
 |----------------|--------------------------------------------------------------------------------------------|
-| exits          | first passages: per (experiment, source, activation, D, seed, feature), t_exit = the first  |
+| exits          | first passages: per (experiment, source, activation, H, D, seed, feature), t_exit = first   |
 |                | logged t with max_h abs(M_hf) > EXIT_OVERLAP (NaN: never), horizon = the last logged t      |
 | ode_deviation  | the ODE-vs-SGD comparison on the plateau window: per (D, seed) e = RMS over the window of    |
 |                | the norm of sgd - ode over the order parameters, d_<q> = window mean of sgd - ode of each    |
 |                | quantity q (risk, N, Pvv, Rkk, M0..M{H-1} head-sorted), exit_shift = t_exit(sgd) - t_exit(ode)|
 | split_counts   | per (seed, t) of the split experiment: pos / neg = heads with M_h > +SPLIT_OVERLAP / < -...  |
+| split_events   | per seed of the split experiment: the first full split (every head assigned) and its time,  |
+|                | uneven_first (abs(pos - neg) >= 2 there), excursion_t (first time a head that was assigned |
+|                | to one mode is assigned to the other: the excursion), rebalance_t (first even split after  |
+|                | an uneven full split), the final split and final_even                                       |
+| pruning_summary| per (activation, seed): n_prunable = heads removed greedily by loss while the risk stays     |
+|                | within PRUNE_REL of the full model's (plus Z MC SE), risk_full, risk_kept (after H - F),    |
+|                | bayes_ratio = risk_full / Bayes risk of the train data, n_prunable_median per activation    |
 
 Definitions [reconstruction; thresholds from the brief's claims 4-7]: a head has specialized on feature f
 when abs(M_hf) > 0.5; the sign of a head in the flipped-spike split is counted at abs(M_h) > 0.3.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -28,7 +37,9 @@ def first_exit(dyn: pd.DataFrame, experiment: str, feature: int = 0, thr: float 
     """Per (activation, D, seed): first t with max_h |M_h,feature| > thr (NaN if never), and the horizon."""
     d = dyn[(dyn["experiment"] == experiment) & (dyn["source"] == source) & (dyn["name"] == "M")
             & (dyn["feature"] == feature)]
-    keys = ["activation", "D", "seed"]
+    if "H" not in d.columns:
+        d = d.assign(H=d.groupby(["activation", "D", "seed"])["head"].transform("max") + 1)
+    keys = ["activation", "H", "D", "seed"]
     m = d.assign(a=d["value"].abs()).groupby(keys + ["t"])["a"].max().reset_index()
     hit = m[m["a"] > thr].groupby(keys)["t"].min()
     allk = m.groupby(keys)["t"].max().rename("horizon")
@@ -43,9 +54,9 @@ def exits_table(dyn: pd.DataFrame) -> pd.DataFrame:
         e = first_exit(dyn, exp, int(f), source=src)
         frames.append(e.assign(experiment=exp, source=src, feature=int(f)))
     if not frames:
-        return pd.DataFrame(columns=["experiment", "source", "activation", "D", "seed", "feature", "t_exit", "horizon"])
+        return pd.DataFrame(columns=["experiment", "source", "activation", "H", "D", "seed", "feature", "t_exit", "horizon"])
     out = pd.concat(frames, ignore_index=True)
-    return out[["experiment", "source", "activation", "D", "seed", "feature", "t_exit", "horizon"]]
+    return out[["experiment", "source", "activation", "H", "D", "seed", "feature", "t_exit", "horizon"]]
 
 
 def final_overlaps(dyn: pd.DataFrame, experiment: str, name: str = "M", feature: int = 0,
@@ -124,6 +135,69 @@ def split_counts(dyn: pd.DataFrame) -> pd.DataFrame:
     return cnt.reset_index().astype({"pos": int, "neg": int}).assign(H=H)
 
 
+def split_events(cnt: pd.DataFrame, dyn: pd.DataFrame) -> pd.DataFrame:
+    """Table ``split_events`` from split_counts and the split trajectories (see the module docstring)."""
+    d = dyn[(dyn["experiment"] == "split") & (dyn["source"] == "sgd") & (dyn["name"] == "M") & (dyn["feature"] == 0)]
+    rows = []
+    for seed, g in cnt.groupby("seed"):
+        g = g.sort_values("t")
+        H = int(g["H"].iloc[0])
+        full = g[g["pos"] + g["neg"] == H]
+        first = full.iloc[0] if len(full) else None
+        uneven = (full["pos"] - full["neg"]).abs() >= 2
+        t_uneven = float(full[uneven]["t"].min()) if uneven.any() else np.nan
+        even_after = g[(g["pos"] == H // 2) & (g["neg"] == H - H // 2) & (g["t"] > t_uneven)] if np.isfinite(t_uneven) else g.iloc[:0]
+        # excursion: a head assigned to one mode (|M| > SPLIT_OVERLAP) later assigned to the other
+        exc, exc_head = np.nan, -1
+        for h, gh in d[d["seed"] == seed].groupby("head"):
+            gh = gh.sort_values("t")
+            sgn = np.where(gh["value"] > SPLIT_OVERLAP, 1, np.where(gh["value"] < -SPLIT_OVERLAP, -1, 0))
+            tt = gh["t"].to_numpy()
+            nz = np.flatnonzero(sgn)
+            flips = [tt[b] for a, b in zip(nz, nz[1:]) if sgn[a] != sgn[b]]
+            if flips and not (exc <= flips[0]):
+                exc, exc_head = float(flips[0]), int(h)
+        last = g.iloc[-1]
+        rows.append(dict(seed=int(seed), H=H,
+                         first_full_t=float(first["t"]) if first is not None else np.nan,
+                         first_pos=int(first["pos"]) if first is not None else -1,
+                         first_neg=int(first["neg"]) if first is not None else -1,
+                         uneven_first=int(first is not None and abs(int(first["pos"]) - int(first["neg"])) >= 2),
+                         uneven_t=t_uneven, excursion_t=exc, excursion_head=exc_head,
+                         rebalance_t=float(even_after["t"].min()) if len(even_after) else np.nan,
+                         final_pos=int(last["pos"]), final_neg=int(last["neg"]),
+                         final_even=int(last["pos"] == H // 2 and last["neg"] == H - H // 2), horizon=float(last["t"])))
+    return pd.DataFrame(rows)
+
+
+PRUNE_REL = 0.1        # "little loss": within 10 % of the full model's risk (plus Z MC SE) [our threshold]
+
+
+def pruning_summary(p: pd.DataFrame, bayes_risk: float = np.nan) -> pd.DataFrame:
+    """Table ``pruning_summary`` from the pruning table (greedy by loss, rows n_pruned = 0..H-1 per seed);
+    bayes_ratio = risk_full / the Bayes risk of the train data."""
+    from ...claims import Z
+
+    rows = []
+    for (act, seed), g in p.groupby(["activation", "seed"]):
+        g = g.set_index("n_pruned").sort_index()
+        full, se0 = float(g.loc[0, "risk"]), float(g.loc[0, "stderr"])
+        H = int(g["H"].iloc[0])
+        F = int(g["F"].iloc[0]) if "F" in g.columns else 2
+        n = 0
+        for k in g.index[1:]:
+            if g.loc[k, "risk"] <= (1 + PRUNE_REL) * full + Z * math.hypot(float(g.loc[k, "stderr"]), se0):
+                n = int(k)
+            else:
+                break
+        rows.append(dict(activation=act, seed=int(seed), H=H, F=F, n_prunable=n, risk_full=full,
+                         bayes_ratio=full / bayes_risk,
+                         risk_kept=float(g.loc[H - F, "risk"]) if (H - F) in g.index else np.nan))
+    out = pd.DataFrame(rows)
+    med = out.groupby("activation")["n_prunable"].median().rename("n_prunable_median")
+    return out.merge(med, on="activation")
+
+
 def derive(tables: dict, config) -> dict:
     """The derived tables from the task tables (no sampling): exits, ode_deviation, split_counts."""
     out = {}
@@ -136,4 +210,11 @@ def derive(tables: dict, config) -> dict:
         sc = split_counts(dyn)
         if not sc.empty:
             out["split_counts"] = sc
+            out["split_events"] = split_events(sc, dyn)
+    p = tables.get("pruning")
+    if p is not None and not p.empty:
+        b = tables.get("bayes")
+        eb = (float(b[b["experiment"] == "train"]["risk"].iloc[0])
+              if b is not None and not b.empty and (b["experiment"] == "train").any() else np.nan)
+        out["pruning_summary"] = pruning_summary(p, eb)
     return out

@@ -191,13 +191,15 @@ ORDER_FRAC = 0.9     # feature 0 first in >= 9/10 seeds [brief claim 5]
 STAGE2_FRAC = 0.5    # the second stage "observed" when reached within the horizon in at least half the seeds
 
 
-def _stage2_theory(tables, act: str) -> dict | None:
+def _stage2_theory(tables, act: str, H: int | None = None) -> dict | None:
     """Per activation, from table `stability` (point one_feature, feature 1): lam (the largest growth rate of
     feature 1 at the one-feature state over the ODE replicas) with its SE, the ODE's own second-stage times and
     the extrapolated ones; None when the table has no such rows."""
     st = tables.get("stability")
     if st is None or st.empty:
         return None
+    if H is not None and "H" in st.columns:
+        st = st[st["H"] == H]
     one = st[(st["experiment"] == "variance") & (st["activation"] == act) & (st["point"] == "one_feature")
              & (st["feature"] == 1)]
     if one.empty:
@@ -235,9 +237,10 @@ def check_variance_order(tables, config) -> Verdict:
     e1 = _exits(tables, "variance", feature=1)
     if e0.empty or e1.empty:
         return undecided("no variance runs")
-    m = e0.drop(columns=["feature"]).merge(e1.drop(columns=["feature", "experiment", "source"]), on=["activation", "D", "seed"], suffixes=("0", "1"))
+    m = e0.drop(columns=["feature"]).merge(e1.drop(columns=["feature", "experiment", "source"]), on=["activation", "H", "D", "seed"], suffixes=("0", "1"))
     verdicts, lines, value = [], [], {}
-    for act, g in m.groupby("activation"):
+    for (act0, H), g in m.groupby(["activation", "H"]):
+        act = f"{act0} H={int(H)}"
         n, hor = len(g), float(g["horizon0"].max())
         n0, n1 = int(g["t_exit0"].notna().sum()), int(g["t_exit1"].notna().sum())
         if n0 < 0.5 * n:
@@ -245,7 +248,7 @@ def check_variance_order(tables, config) -> Verdict:
                              f"t = {hor:g}; lengthen variance_horizon")
         ordered = g["t_exit0"].notna() & (g["t_exit1"].isna() | (g["t_exit0"] < g["t_exit1"]))
         frac = float(ordered.mean())
-        th = _stage2_theory(tables, act)
+        th = _stage2_theory(tables, act0, int(H))
         lam = math.nan if th is None else th["lam"]
         value[f"{act} ordered"] = frac
         value[f"{act} stage 2 reached"] = n1 / n
@@ -320,6 +323,33 @@ def check_even_split(tables, config) -> Verdict:
                            f"{[int(s) for s in rebalanced]}")
 
 
+def check_excursion(tables, config) -> Verdict:
+    """Uneven splits rearrange through an excursion into an even split [secondary]: among the seeds whose
+    heads reach an uneven full split (every head assigned, abs(pos - neg) >= 2; table split_events), at least
+    half end evenly split by the horizon, a head having changed mode (the excursion, excursion_t) no later
+    than the rebalancing.  Undecided when no seed splits unevenly (the phenomenon is not triggered)."""
+    ev = tables["split_events"]
+    un = ev[np.isfinite(ev["uneven_t"])]
+    n_exc = int(np.isfinite(ev["excursion_t"]).sum())
+    if un.empty:
+        return undecided(f"no seed reached an uneven full split (first splits: "
+                         f"{list(zip(ev['first_pos'].astype(int), ev['first_neg'].astype(int)))}; excursions in "
+                         f"{n_exc}/{len(ev)} seeds)", value={"seeds uneven": 0.0, "excursions": float(n_exc)})
+    ok = un[(un["final_even"] == 1) & np.isfinite(un["excursion_t"]) & (un["excursion_t"] <= un["rebalance_t"])]
+    frac = len(ok) / len(un)
+    times = ", ".join(f"seed {int(r.seed)}: uneven at t={r.uneven_t:g}, excursion (head {int(r.excursion_head)}) at "
+                      f"t={r.excursion_t:g}, even at t={r.rebalance_t:g}" for r in ok.itertuples())
+    stuck = [f"seed {int(r.seed)} ends {int(r.final_pos)}/{int(r.final_neg)}" for r in un.itertuples()
+             if not (r.final_even == 1)]
+    return _verdict(frac >= 0.5, value={"seeds uneven": float(len(un)), "rearranged by excursion": float(len(ok)),
+                                        "fraction": frac,
+                                        "median excursion t": float(ok["excursion_t"].median()) if len(ok) else math.nan},
+                    threshold="at least half of the seeds that split unevenly end even through an excursion (ours)",
+                    detail=f"{len(un)}/{len(ev)} seeds reach an uneven full split; {len(ok)} rearrange into the even split "
+                           f"through an excursion ({times or 'none'}); " + ("; ".join(stuck) or "none stays uneven")
+                           + f"; seeds with any excursion: {n_exc}/{len(ev)}")
+
+
 # ---- 7 --------------------------------------------------------------------------------------------------
 ODE_TOL = 0.05       # absolute tolerance on a seed-averaged overlap or risk [brief claim 7]
 
@@ -388,27 +418,48 @@ PRUNE_ACTS = ("softmax1", "bayes_softmax")      # softmax-1 with its learned sin
 
 
 def check_pruning(tables, config) -> Verdict:
-    """Removing H - F heads (F = 2) raises the risk by less than 0.1 Var(y) (mean over seeds + Z SE) for
-    softmax1 (learned sink) and bayes_softmax [our threshold for "little loss"]; softmax's increase is reported."""
-    p = tables["pruning"]
-    H = int(p["H"].iloc[0])
-    k = H - 2
-    thr = 0.1 * _var_y(tables, config)
+    """About H - F heads can be pruned with little loss under softmax1 (learned sink) and bayes_softmax
+    [secondary]: heads removed greedily by loss (no retraining); a seed's n_prunable = the most heads removed
+    while the risk stays within 10 % of the full model's (+ Z MC SE) (table pruning_summary); passes when
+    the per-seed median n_prunable is within one head of H - F for both activations ("about", our reading).
+    softmax's and softmax1_nobias' medians are reported."""
+    ps = tables["pruning_summary"]
+    H, F = int(ps["H"].iloc[0]), int(ps["F"].iloc[0])
     vals, lines, ok = {}, [], True
     for act in PRUNE_ACTS + ("softmax1_nobias", "softmax"):
-        g = p[p["activation"] == act]
+        g = ps[ps["activation"] == act]
         if g.empty:
             if act in PRUNE_ACTS:
                 return undecided(f"{act} was not trained (train_activations)")
             continue
-        full = g[g["n_pruned"] == 0].set_index("seed")["risk"]
-        pr = g[g["n_pruned"] == k].set_index("seed")["risk"]
-        m, se = mean_and_stderr((pr - full).to_numpy())
-        lines.append(f"{act}: risk {full.mean():.4g} -> {pr.mean():.4g} after pruning {k}/{H} heads (+{m:.3g} +- {se:.2g})")
-        vals[act] = m
+        med = float(g["n_prunable"].median())
+        vals[f"{act} median n_prunable"] = med
+        lines.append(f"{act}: n_prunable per seed {sorted(int(x) for x in g['n_prunable'])} (median {med:g}); risk "
+                     f"{g['risk_full'].median():.4g} -> {g['risk_kept'].median():.4g} (medians) with {F} heads kept")
         if act in PRUNE_ACTS:
-            ok &= (m + Z * (se if np.isfinite(se) else 0.0)) < thr
-    return _verdict(bool(ok), value=vals, threshold=f"increase + {ZT} SE < 0.1 Var y = {thr:.3g}", detail="; ".join(lines))
+            ok &= abs(med - (H - F)) <= 1
+    vals["H - F"] = float(H - F)
+    return _verdict(bool(ok), value=vals, threshold=f"median n_prunable within one head of H - F = {H - F} (ours: 'about')",
+                    detail="; ".join(lines))
+
+
+def check_trained_bayes_softmax(tables, config) -> Verdict:
+    """Trained Bayes-softmax reaches the Bayes risk [paper]: after training (train experiment, all heads), the
+    seed-mean population risk is within 20 % of the Bayes risk of the same data (the deep notes' threshold),
+    i.e. its 99 % interval does not lie above 1.2 x Bayes.  Compared with the Bayes risk, not with the
+    finite-lr fixed point: the paper's statement is about the Bayes-optimal error."""
+    p = tables["pruning"]
+    g = p[(p["activation"] == "bayes_softmax") & (p["n_pruned"] == 0)]
+    b = tables.get("bayes")
+    if g.empty or b is None or not (b["experiment"] == "train").any():
+        return undecided("needs bayes_softmax in train_activations and the train Bayes risk")
+    eb = float(b[b["experiment"] == "train"]["risk"].iloc[0])
+    m, se = mean_and_stderr(g["risk"])
+    ratio, ratio_lo = m / eb, (m - Z * se) / eb
+    return _verdict(ratio_lo <= 1.2, value={"risk / Bayes": ratio, "lower 99 %": ratio_lo, "Bayes risk": eb},
+                    threshold="risk within 20 % of the Bayes risk (99 % interval not above 1.2 x Bayes)",
+                    detail=f"trained bayes_softmax {m:.4g} +- {se:.2g} over {len(g)} seeds vs Bayes {eb:.4g}: ratio "
+                           f"{ratio:.3g} (99 % lower end {ratio_lo:.3g})")
 
 
 # ---- 9 --------------------------------------------------------------------------------------------------
@@ -458,13 +509,21 @@ CLAIMS = [
           "With a flipped spike (p = 1/2) the heads end evenly split between the two modes, uneven splits "
           "rebalancing through an excursion.", "secondary", check_even_split,
           needs={"split_counts": ("seed", "t", "pos", "neg", "H")}),
+    Claim("uneven_split_rearranges_through_excursion",
+          "Heads that first split unevenly between the flipped modes rearrange, through an excursion, into the even "
+          "split.", "secondary", check_excursion,
+          needs={"split_events": ("seed", "uneven_t", "excursion_t", "rebalance_t", "final_even")}),
     Claim("ode_matches_sgd",
           "The order-parameter ODE (Monte-Carlo drifts, same initial overlaps) follows finite-D online SGD on the "
           "plateau, the finite-D deviations shrinking like D^{-1/2}.",
           "reconstruction", check_ode),
     Claim("pruning_costs_little_for_softmax1_and_bayes_softmax",
-          "After training, H - F heads can be pruned with little loss under softmax-1 (+ bias) and Bayes-softmax.",
-          "secondary", check_pruning, needs={"pruning": ("activation", "seed", "H", "n_pruned", "risk")}),
+          "After training, about H - F heads can be pruned with little loss under softmax-1 (+ bias) and "
+          "Bayes-softmax.", "secondary", check_pruning,
+          needs={"pruning_summary": ("activation", "seed", "H", "F", "n_prunable", "risk_full", "risk_kept")}),
+    Claim("trained_bayes_softmax_reaches_bayes_risk",
+          "Bayes-softmax trained by online SGD reaches the Bayes-optimal error (within 20 %).", "paper",
+          check_trained_bayes_softmax, needs={"pruning": ("activation", "seed", "n_pruned", "risk")}),
     Claim("activation_ordering_after_training",
           "After training: Bayes-softmax <= softmax-1 <= softmax, Bayes-softmax close to the Bayes risk.",
           "reconstruction", check_ordering, needs={"pruning": ("activation", "seed", "n_pruned", "risk")}),

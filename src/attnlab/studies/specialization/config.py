@@ -28,7 +28,7 @@ class SpecializationConfig(StudyConfig):
                   plateau_horizon (one task per D and group of plateau_group seeds); the finite-lr overlap ODE from the
                   inits of the first ode_seeds seeds at every D of Ds (and ode_D), the gradient-flow ODE from
                   seed 0 at D = ode_D; ode_samples (antithetic) MC samples per drift, Euler step ode_dt.
-    variance:     Gaussian theta ~ N(0, diag(variance_sigma^2)), nu = variance_nu, H heads, D, `seeds` seeds,
+    variance:     Gaussian theta ~ N(0, diag(variance_sigma^2)), nu = variance_nu, each H of variance_Hs, D, `seeds` seeds,
                   up to variance_horizon, activations softmax and bayes_softmax; the finite-lr ODE from the inits
                   of the first variance_ode_seeds replicas up to variance_ode_horizon (Euler step
                   variance_ode_dt, ode_samples MC samples mirrored per feature), and the growth rates of each
@@ -48,7 +48,7 @@ class SpecializationConfig(StudyConfig):
     log_dt: float = 1.0
     location_law: str = "spiked"
     value_mode: str = "shared"
-    student_values: str = "free"
+    student_values: str = "fixed"
     fixed_value: str = "auto"
     lr_bias_ratio: float = 1.0
     lr_tau: float = 0.0
@@ -70,6 +70,7 @@ class SpecializationConfig(StudyConfig):
     # variance ordering, split, training
     D: int = 500
     variance_sigma: tuple[float, ...] = (1.0, 0.5)
+    variance_Hs: tuple[int, ...] = (4, 6)
     variance_nu: float = 9.0
     variance_horizon: float = 150.0
     variance_ode_seeds: int = 2
@@ -87,7 +88,7 @@ class SpecializationConfig(StudyConfig):
         super().validate()
         self.check_positive("L", "lr", "init_scale", "log_dt", "nus", "act_samples", "nu", "H", "Ds",
                             "plateau_seeds", "plateau_group", "plateau_horizon", "ode_D", "ode_seeds", "ode_samples", "ode_dt",
-                            "D", "variance_sigma", "variance_nu", "variance_horizon", "variance_ode_seeds",
+                            "D", "variance_sigma", "variance_Hs", "variance_nu", "variance_horizon", "variance_ode_seeds",
                             "variance_ode_horizon", "variance_ode_dt", "variance_relax", "stability_samples", "split_horizon",
                             "train_H", "train_horizon", "eval_samples")
         self.check_nonnegative("noise")

@@ -21,7 +21,7 @@ from ... import rng
 from ...study import Experiments
 from .config import SpecializationConfig
 from .data import Prior
-from .models import attention, learns_bias
+from .models import attention
 from .theory import (FieldSampler, aligned_errors, bayes_softmax_construction, drift, fit_aligned, growth_rate,
                      integrate_ode, mirrored, mirrored_each, posterior_mean, project_out, risk, student_fields)
 from .train import SGDSetup, init_weights, order_parameters, run_sgd
@@ -96,7 +96,9 @@ def run_activations(cfg: SpecializationConfig, nu: float, setting: str) -> dict:
     softmax / softmax1_nobias / softmax1 (with a learned sink logit; fit on independent samples, evaluated on the test samples).
 
     setting "flipped": F=1, theta=+-1, H=2 keys +-beta k*.  setting "onehot": theta in {e1, e2}, H=2 keys
-    beta e_h, plus the unspecialized softmax (both keys beta (k*_1 + k*_2)/sqrt 2).  Delta = 0, shared value."""
+    beta e_h, plus the unspecialized softmax (both keys beta (k*_1 + k*_2)/sqrt 2).  Delta = 0, shared value;
+    the aligned students' values follow student_values (fixed: N_h = value0, tied: one common scale >= 0,
+    free: per-head least squares).  The Bayes-softmax construction has v_h = v* (N_h = 1) in every mode."""
     prior = FLIP1 if setting == "flipped" else ONEHOT
     F, N = prior.F, cfg.act_samples
     test = FieldSampler(prior, nu, cfg.L, 0.0, N, rng.derive_seed(cfg.seed, "act-test", setting, nu)).fields
@@ -117,7 +119,10 @@ def run_activations(cfg: SpecializationConfig, nu: float, setting: str) -> dict:
         variants.append(("softmax_unspecialized", torch.full((2, F), 1.0 / math.sqrt(F), dtype=torch.float64), None))
     for name, kd, bg in variants:
         act = "softmax" if name == "softmax_unspecialized" else name
-        best = fit_aligned(fit, kd, act, F, "shared", beta_grid, bg, refine=cfg.act_refine)
+        v0 = SGDSetup(D=8, L=cfg.L, H=kd.shape[0], prior=prior, nu=nu, noise=0.0, lr=cfg.lr, activation=act,
+                      student_values=cfg.student_values, fixed_value=cfg.fixed_value).value0()
+        best = fit_aligned(fit, kd, act, F, "shared", beta_grid, bg, refine=cfg.act_refine,
+                           values=cfg.student_values, value0=v0)
         e = aligned_errors(test, best["beta"] * kd, act, best["bias"], best["a"], F, "shared")
         errs[name] = (e, best["beta"], math.nan if best["bias"] is None else best["bias"])
     rows = []
@@ -167,9 +172,10 @@ def run_ode(cfg: SpecializationConfig, D: int, seed_index: int, gradient_flow: b
     return {"dynamics": pd.concat(frames, ignore_index=True)}
 
 
-def run_variance(cfg: SpecializationConfig, activation: str) -> dict:
-    setup = setup_for(cfg, variance_prior(cfg), cfg.D, cfg.H, cfg.variance_nu, activation)
-    df, _ = _sgd_tables(cfg, "variance", setup, cfg.seeds, cfg.variance_horizon)
+def run_variance(cfg: SpecializationConfig, activation: str, H: int) -> dict:
+    setup = setup_for(cfg, variance_prior(cfg), cfg.D, H, cfg.variance_nu, activation)
+    df, _ = _sgd_tables(cfg, f"variance-H={H}" if H != cfg.H else "variance", setup, cfg.seeds, cfg.variance_horizon)
+    df["experiment"] = "variance"
     return {"dynamics": df}
 
 
@@ -179,7 +185,7 @@ def first_passage(t: np.ndarray, A: np.ndarray, H: int, feature: int, thr: float
     return float(t[np.argmax(hit)]) if hit.any() else math.nan
 
 
-def run_variance_ode(cfg: SpecializationConfig, activation: str, seed_index: int) -> dict:
+def run_variance_ode(cfg: SpecializationConfig, activation: str, seed_index: int, H: int | None = None) -> dict:
     """The variance experiment's theory, from the initial overlaps of variance replica `seed_index` [reconstruction]:
 
     * the finite-lr ODE up to variance_ode_horizon (dynamics rows, source "ode"), on a sample set mirrored in
@@ -197,14 +203,15 @@ def run_variance_ode(cfg: SpecializationConfig, activation: str, seed_index: int
     if cfg.value_mode != "shared":              # the Study schedules no such task then (claim 5 undecided)
         raise ValueError("the variance ODE's per-feature antithetic sampling needs value_mode=shared")
     prior = variance_prior(cfg)
-    F, H = prior.F, cfg.H
+    H = cfg.H if H is None else int(H)
+    F = prior.F
     setup = setup_for(cfg, prior, cfg.D, H, cfg.variance_nu, activation)
-    seeds = replica_seeds(cfg, "variance", cfg.seeds, cfg.D)
+    seeds = replica_seeds(cfg, f"variance-H={H}" if H != cfg.H else "variance", cfg.seeds, cfg.D)
     W, b = init_weights(setup, [seeds[seed_index]])
     A0, Q0 = order_parameters(W, setup.T)
     copies = 2 ** F
     mc = lambda n, tag, k=0: mirrored_each(FieldSampler(prior, cfg.variance_nu, cfg.L, cfg.noise, max(n // copies, 1),
-                                                        rng.derive_seed(cfg.seed, tag, activation, cfg.D, seed_index, k), H=H,
+                                                        rng.derive_seed(cfg.seed, tag, activation, cfg.D, H, seed_index, k), H=H,
                                                         location_law=cfg.location_law).fields, range(F))
     fs = mc(cfg.ode_samples, "variance-ode-mc")
     batches = [mc(cfg.stability_samples // 4, "variance-stability-mc", k) for k in range(4)]
@@ -253,14 +260,24 @@ def run_split(cfg: SpecializationConfig) -> dict:
     return {"dynamics": df}
 
 
-def prune_order(fs, A, Q, b, activation: str) -> list[int]:
-    """Heads in increasing order of |v_h| * (mean attention mass sum_l sigma_lh) [brief claim 8]."""
-    H = A.shape[0] // 2
-    omega = student_fields(fs, A, Q)
-    bias = b.expand(omega.shape[0], H) if learns_bias(activation) else None
-    mass = attention(omega[..., :H], activation, bias).abs().sum(-2).mean(0)     # (H,)
-    vnorm = torch.diagonal(Q)[H:].clamp_min(0).sqrt()
-    return [int(h) for h in torch.argsort(vnorm * mass)]
+def greedy_prune(fs, A, Q, b, activation: str, H: int) -> list[tuple[int, list[int], float, float]]:
+    """Greedy pruning by loss [issue 19]: at each step remove the head whose removal raises the population
+    risk least (MC on the same samples), no retraining.  Returns [(n_pruned, kept heads, risk, SE)] for
+    n_pruned = 0..H-1."""
+    keep = list(range(H))
+    m, se = risk(fs, A, Q, b, activation)
+    out = [(0, list(keep), m, se)]
+    for n in range(1, H):
+        best = None
+        for h in keep:
+            k2 = [x for x in keep if x != h]
+            Ak, Qk, bk = _keep(A, Q, b, k2)
+            r = risk(_subfields(fs, k2, H), Ak, Qk, bk, activation)
+            if best is None or r[0] < best[1][0]:
+                best = (k2, r)
+        keep = best[0]
+        out.append((n, list(keep), best[1][0], best[1][1]))
+    return out
 
 
 def _keep(A, Q, b, heads: list[int]):
@@ -271,7 +288,8 @@ def _keep(A, Q, b, heads: list[int]):
 
 def run_train(cfg: SpecializationConfig, activation: str) -> dict:
     """Train train_H heads on the F=2 flipped spike; final population risk and the pruning curve (heads
-    removed in prune_order, no retraining), each risk by MC over eval_samples fresh samples."""
+    removed greedily by loss, :func:`greedy_prune`, no retraining), each risk by MC over eval_samples fresh
+    samples (the same samples for every candidate: common random numbers)."""
     setup = setup_for(cfg, FLIP2, cfg.D, cfg.train_H, cfg.nu, activation)
     df, log = _sgd_tables(cfg, "train", setup, cfg.seeds, cfg.train_horizon)
     fs = FieldSampler(FLIP2, cfg.nu, cfg.L, cfg.noise, cfg.eval_samples, rng.derive_seed(cfg.seed, "eval", activation),
@@ -279,13 +297,10 @@ def run_train(cfg: SpecializationConfig, activation: str) -> dict:
     rows = []
     for r in range(cfg.seeds):
         A = torch.as_tensor(log.A[r, -1]); Q = torch.as_tensor(log.Q[r, -1]); b = torch.as_tensor(log.b[r, -1])
-        order = prune_order(fs, A, Q, b, activation)
-        for n_pruned in range(cfg.train_H):
-            keep = sorted(order[n_pruned:])
-            Ak, Qk, bk = _keep(A, Q, b, keep)
-            m, se = risk(_subfields(fs, keep, cfg.train_H), Ak, Qk, bk, activation)
-            rows.append(dict(experiment="train", activation=activation, seed=r, H=cfg.train_H, n_pruned=n_pruned,
-                             risk=m, stderr=se, online_risk=float(log.risk[r, -1]), nu=cfg.nu, D=cfg.D))
+        for n_pruned, kept, m, se in greedy_prune(fs, A, Q, b, activation, cfg.train_H):
+            rows.append(dict(experiment="train", activation=activation, seed=r, H=cfg.train_H, F=FLIP2.F,
+                             n_pruned=n_pruned, kept=",".join(map(str, kept)), risk=m, stderr=se,
+                             online_risk=float(log.risk[r, -1]), nu=cfg.nu, D=cfg.D))
     return {"dynamics": df, "pruning": pd.DataFrame(rows)}
 
 
@@ -333,12 +348,12 @@ def ode(cfg: SpecializationConfig, p: dict) -> dict:
 
 @EXPERIMENTS.register("variance")
 def variance(cfg: SpecializationConfig, p: dict) -> dict:
-    return run_variance(cfg, p["activation"])
+    return run_variance(cfg, p["activation"], int(p.get("H", cfg.H)))
 
 
 @EXPERIMENTS.register("variance_ode")
 def variance_ode(cfg: SpecializationConfig, p: dict) -> dict:
-    return run_variance_ode(cfg, p["activation"], int(p["seed_index"]))
+    return run_variance_ode(cfg, p["activation"], int(p["seed_index"]), int(p.get("H", cfg.H)))
 
 
 @EXPERIMENTS.register("split")

@@ -81,10 +81,12 @@ def fig_variance(tables, config, outdir) -> Figure | None:
     d = dyn[(dyn["experiment"] == "variance") & (dyn["name"] == "M")]
     if d.empty:
         return None
-    acts = sorted(d["activation"].unique())
+    if "H" not in d.columns:
+        d = d.assign(H=config.H)
+    acts = sorted(set(zip(d["activation"], d["H"])))
     fig, axes = plt.subplots(1, len(acts), figsize=(5.2 * len(acts), 3.8), squeeze=False)
-    for ax, act in zip(axes[0], acts):
-        g = d[d["activation"] == act]
+    for ax, (act, Hh) in zip(axes[0], acts):
+        g = d[(d["activation"] == act) & (d["H"] == Hh)]
         m = g.assign(a=g["value"].abs()).groupby(["source", "feature", "seed", "t"])["a"].max().reset_index()
         sgd, ode = m[m["source"] == "sgd"], m[m["source"] == "ode"]
         for f, gf in sgd.groupby("feature"):
@@ -101,7 +103,7 @@ def fig_variance(tables, config, outdir) -> Figure | None:
             ax.axvline(sgd["t"].max(), color="gray", ls="-", lw=0.6)
         ax.set_xlabel("t = steps / D")
         ax.set_ylabel("max_h |M_hf|")
-        ax.set_title(act)
+        ax.set_title(f"{act}, H={int(Hh)}")
         ax.legend(fontsize=7)
     return Figure(_save(fig, outdir, "variance_order.png"),
                   "F3: sequential specialization with Gaussian theta, diag Cov = sigma^2: max over heads of |M_hf| "
@@ -117,7 +119,12 @@ def fig_split(tables, config, outdir) -> Figure | None:
     d = dyn[(dyn["experiment"] == "split") & (dyn["name"] == "M") & (dyn["feature"] == 0)]
     if d.empty:
         return None
-    seeds = sorted(d["seed"].unique())[:10]
+    ev = tables.get("split_events")
+    ev = ev.set_index("seed") if ev is not None and not ev.empty else None
+    seeds = sorted(d["seed"].unique())
+    if ev is not None:        # seeds with an excursion or an uneven split first, then the rest
+        seeds = sorted(seeds, key=lambda s: (not np.isfinite(ev.loc[s, "excursion_t"]), not np.isfinite(ev.loc[s, "uneven_t"]), s))
+    seeds = seeds[:10]
     ncol = min(5, len(seeds))
     nrow = int(np.ceil(len(seeds) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, 2.2 * nrow), squeeze=False, sharey=True)
@@ -126,15 +133,27 @@ def fig_split(tables, config, outdir) -> Figure | None:
             ax.plot(g["t"], g["value"], lw=1)
         ax.axhline(0.3, color="gray", ls=":", lw=0.8)
         ax.axhline(-0.3, color="gray", ls=":", lw=0.8)
-        ax.set_title(f"seed {s}", fontsize=8)
+        title = f"seed {s}"
+        if ev is not None:
+            e = ev.loc[s]
+            if np.isfinite(e["excursion_t"]):
+                ax.axvline(e["excursion_t"], color="red", ls="--", lw=1)
+                title += f": excursion t={e['excursion_t']:g}"
+            if np.isfinite(e["rebalance_t"]):
+                ax.axvline(e["rebalance_t"], color="green", ls=":", lw=1)
+            title += f" ({int(e['final_pos'])}/{int(e['final_neg'])})"
+        ax.set_title(title, fontsize=7)
         ax.set_xlabel("t", fontsize=8)
     for ax in axes[:, 0]:
         ax.set_ylabel("M_h")
     for ax in list(axes.flat)[len(seeds):]:
         ax.axis("off")
     return Figure(_save(fig, outdir, "split.png"),
-                  "F4: per-seed head overlaps M_h(t) (flipped spike, p = 1/2, H = 4): heads split between the two "
-                  "modes; uneven splits (3/1) rebalance to 2/2. Dotted: the +-0.3 split threshold.")
+                  "F4: per-seed head overlaps M_h(t) (flipped spike, p = 1/2, H = 4; seeds with an excursion first): "
+                  "heads split between the two modes. Red dashed: the excursion (a head leaves one mode for the "
+                  "other; time in the title), green dotted: the first even split after an uneven one; title: the "
+                  "final split. Grey dotted: the +-0.3 split threshold. Claims even_split_between_flipped_modes and "
+                  "uneven_split_rearranges_through_excursion.")
 
 
 def fig_activations(tables, config, outdir) -> Figure | None:
@@ -169,21 +188,23 @@ def fig_pruning(tables, config, outdir) -> Figure | None:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for act, g in p.groupby("activation"):
-        s = g.groupby("n_pruned")["risk"].agg(["mean", "std", "count"])
-        ax.errorbar(s.index, s["mean"], yerr=s["std"] / np.sqrt(s["count"]), marker="o", capsize=2, label=act)
+        s = g.groupby("n_pruned")["risk"].median()
+        ax.plot(s.index, s.values, marker="o", label=f"{act} (median over seeds)")
     eb = _bayes(tables, "train")
     if eb is not None:
         ax.axhline(eb, color="k", ls="--", label="Bayes risk")
     H = int(p["H"].iloc[0])
-    ax.axvline(H - 2, color="gray", ls=":", lw=1)
+    F = int(p["F"].iloc[0]) if "F" in p.columns else 2
+    ax.axvline(H - F, color="gray", ls=":", lw=1)
     ax.set_yscale("log")
-    ax.set_xlabel("heads pruned (lowest |v_h| x attention mass first)")
+    ax.set_xlabel("heads pruned (greedy by loss: the least costly head first)")
     ax.set_ylabel("test error")
     ax.set_title(f"Pruning after training, H={H}, F=2")
     ax.legend(fontsize=7)
     return Figure(_save(fig, outdir, "pruning.png"),
-                  "F6: population risk after removing heads without retraining (seed mean +- SE) per activation, "
-                  "with the Bayes risk; dotted: H - F heads removed. Points at 0 pruned are the final trained risks.")
+                  "F6: population risk after removing heads greedily by loss, without retraining (median over seeds) "
+                  "per activation, with the Bayes risk; dotted: H - F heads removed. Points at 0 pruned are the "
+                  "final trained risks. Claim pruning_costs_little_for_softmax1_and_bayes_softmax.")
 
 
 def fig_ode_scaling(tables, config, outdir) -> Figure | None:

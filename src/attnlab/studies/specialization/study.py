@@ -33,8 +33,8 @@ class SpecializationStudy(Study):
                        "bias logit (softmax1: the sink logit)",
         "dynamics": "experiment, source (sgd | ode | gradient_flow), activation, D, seed, nu, H, t, risk, name "
                     "(M | N | Rkk | Pvv | b), head, feature, value -- overlaps and risk on the t = steps/D grid",
-        "pruning": "experiment, activation, seed, H, n_pruned, risk, stderr, online_risk, nu, D -- population "
-                   "risk after removing n_pruned heads (lowest |v_h| x attention mass first), no retraining",
+        "pruning": "experiment, activation, seed, H, F, n_pruned, kept, risk, stderr, online_risk, nu, D -- population "
+                   "risk after removing n_pruned heads greedily by loss (kept: the heads left), no retraining",
         "bayes": "experiment, nu, L, noise, risk, stderr, var_y -- Bayes risk of each SGD experiment's data",
         "stability": "experiment, activation, D, seed, nu, H, point (plateau | one_feature), feature, t, relax, "
                      "lam, lam_se, lam2, residual, m_other, t1_ode, t2_ode, t2_pred, ode_horizon -- growth rate "
@@ -48,15 +48,25 @@ class SpecializationStudy(Study):
                          "ODE from the same init on the plateau window 0 < t <= t_w: e = RMS norm of sgd - ode over "
                          "the order parameters, d_q = window mean of sgd - ode, exit_shift = t_exit(sgd) - t_exit(ode)",
         "split_counts": "seed, t, pos, neg, H -- (analysis) heads with M_h > 0.3 / < -0.3 in the split experiment",
+        "split_events": "seed, H, first_full_t, first_pos, first_neg, uneven_first, uneven_t, excursion_t, "
+                        "excursion_head, rebalance_t, final_pos, final_neg, final_even, horizon -- (analysis) per split "
+                        "seed: the first full split, the first uneven full split (abs(pos - neg) >= 2), the excursion "
+                        "(first time a head assigned to one mode is assigned to the other), the first even split after "
+                        "an uneven one, the final split",
+        "pruning_summary": "activation, seed, H, F, n_prunable, risk_full, bayes_ratio, risk_kept, n_prunable_median -- "
+                           "(analysis) heads removed greedily by loss while the risk stays within 10 % of the full "
+                           "model's (+ Z MC SE); risk after H - F removed; risk_full / Bayes risk; the median over seeds",
     }
 
     def tasks(self, config: SpecializationConfig) -> list[Task]:
         c = config
         # the variance runs first: long at every preset (t up to variance_horizon), and the ODE of claim 5
-        variance = [Task.of("variance", f"variance-{a}", activation=a) for a in ("softmax", "bayes_softmax")]
+        acts = ("softmax", "bayes_softmax")
+        variance = [Task.of("variance", f"variance-{a}-H={H}", activation=a, H=int(H))
+                    for H in c.variance_Hs for a in acts]
         if c.value_mode == "shared":       # the per-feature antithetic ODE needs a theta-independent value
-            variance += [Task.of("variance_ode", f"variance-ode-{a}-seed={i}", activation=a, seed_index=i)
-                         for a in ("softmax", "bayes_softmax") for i in range(c.variance_ode_seeds)]
+            variance += [Task.of("variance_ode", f"variance-ode-{a}-H={H}-seed={i}", activation=a, seed_index=i, H=int(H))
+                         for H in c.variance_Hs for a in acts for i in range(c.variance_ode_seeds)]
         n_groups = -(-c.plateau_seeds // c.plateau_group)
         out = [Task.of("plateau", f"plateau-D={D}-seeds={i}-{min(i + c.plateau_group, c.plateau_seeds) - 1}",
                        D=int(D), first=i, count=min(c.plateau_group, c.plateau_seeds - i))

@@ -312,17 +312,30 @@ def _value_features(fs: Fields, sigma: torch.Tensor, F: int, value_mode: str) ->
     return torch.einsum("nlh,nlv->nhv", sigma, vals).reshape(sigma.shape[0], -1)
 
 
+def value_scales(G: torch.Tensor, y: torch.Tensor, values: str = "free", value0: float | None = None) -> torch.Tensor:
+    """Value scales a (H*V,) of an aligned configuration, the prediction being G @ a [follows student_values]:
+    free: per-head least squares; tied: one common scale >= 0 (least squares on the head sum, clipped at 0);
+    fixed: every head's value = value0 (no fit)."""
+    if values == "fixed":
+        return torch.full((G.shape[1],), float(value0), dtype=G.dtype)
+    if values == "tied":
+        g = G.sum(1)
+        a = float((g @ y) / (g @ g).clamp_min(1e-300))
+        return torch.full((G.shape[1],), max(a, 0.0), dtype=G.dtype)
+    return torch.linalg.lstsq(G, y[:, None]).solution[:, 0]
+
+
 def fit_aligned(fit: Fields, keys_dir: torch.Tensor, activation: str, F: int, value_mode: str,
-                beta_grid, bias_grid=None, refine: bool = True):
+                beta_grid, bias_grid=None, refine: bool = True, values: str = "free", value0: float | None = None):
     """Best teacher-aligned configuration on the fit samples: keys beta * keys_dir (H, F), a common logit
-    bias (softmax1_bias, bayes_softmax) and per-head value scales fitted by least squares.
+    bias (entries with a learnable bias) and the value scales of :func:`value_scales`.
     Grid search over (beta, bias) then Nelder-Mead refinement.  Returns dict(beta, bias, a, fit_risk)."""
     from scipy.optimize import minimize
 
     def loss(beta, bias):
         sig = _aligned_attention(fit, beta * keys_dir, activation, bias)
         G = _value_features(fit, sig, F, value_mode)
-        a = torch.linalg.lstsq(G, fit.y[:, None]).solution[:, 0]
+        a = value_scales(G, fit.y, values, value0)
         return float(((G @ a - fit.y) ** 2).mean()), a
 
     with_bias = bias_grid is not None
