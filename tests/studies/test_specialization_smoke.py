@@ -40,7 +40,7 @@ def test_smoke_run(tmp_path, one_thread):
         if c["status"] == "undecided":
             assert c["detail"]
     figs = json.loads((out / "figures" / "figures.json").read_text())
-    assert len(figs) == 6
+    assert len(figs) >= 6
     for f in figs:
         assert (out / "figures" / f["file"]).exists() and f["caption"]
     _check_reference(res.tables, {c["id"] for c in claims})

@@ -7,6 +7,8 @@
 | ode_deviation  | the ODE-vs-SGD comparison on the plateau window: per (D, seed) e = RMS over the window of    |
 |                | the norm of sgd - ode over the order parameters, d_<q> = window mean of sgd - ode of each    |
 |                | quantity q (risk, N, Pvv, Rkk, M0..M{H-1} head-sorted), exit_shift = t_exit(sgd) - t_exit(ode)|
+| lr_flow        | per (series, seed) at D = ode_D: tau_exit = lr t_exit and the plateau risk, for SGD at lr, the |
+|                | finite-lr ODE, the gradient-flow ODE and SGD at small_lr: the plateau against gradient flow |
 | split_counts   | per (seed, t) of the split experiment: pos / neg = heads with M_h > +SPLIT_OVERLAP / < -...  |
 | split_events   | per seed of the split experiment: the first full split (every head assigned) and its time,  |
 |                | uneven_first (abs(pos - neg) >= 2 there), excursion_t (first time a head that was assigned |
@@ -198,6 +200,31 @@ def pruning_summary(p: pd.DataFrame, bayes_risk: float = np.nan) -> pd.DataFrame
     return out.merge(med, on="activation")
 
 
+def lr_flow(dyn: pd.DataFrame, config) -> pd.DataFrame:
+    """Table ``lr_flow``: the plateau against gradient flow, on the gradient-flow clock tau = lr t, at D = ode_D
+    from the first ode_seeds replicas' inits: per series (sgd at lr; the finite-lr ODE; the gradient-flow ODE;
+    sgd at small_lr) and seed, tau_exit = lr t_exit (max_h |M_h| > 0.5) and plateau_risk = the mean risk on
+    tau in (tau_exit / 2, 0.9 tau_exit) (the ODE's exact risk; SGD's online estimate)."""
+    D = config.ode_D
+    series = [("sgd", "plateau", "sgd", config.lr), ("ode", "plateau", "ode", config.lr),
+              ("gradient_flow", "plateau", "gradient_flow", config.lr),
+              ("sgd_small_lr", "plateau_small_lr", "sgd", config.small_lr)]
+    rows = []
+    for name, exp, src, lr in series:
+        d = dyn[(dyn["experiment"] == exp) & (dyn["source"] == src) & (dyn["D"] == D) & (dyn["seed"] < config.ode_seeds)]
+        if d.empty:
+            continue
+        ex = first_exit(dyn[dyn["D"] == D], exp, source=src)
+        m = d[(d["name"] == "M") & (d["head"] == 0) & (d["feature"] == 0)]
+        for seed, g in m.groupby("seed"):
+            te = ex[ex["seed"] == seed]["t_exit"]
+            te = float(te.iloc[0]) if len(te) else np.nan
+            plat = g[(g["t"] > te / 2) & (g["t"] < 0.9 * te)]["risk"].mean() if np.isfinite(te) else np.nan
+            rows.append(dict(series=name, lr=lr, D=D, seed=int(seed), tau_exit=lr * te, t_exit=te, plateau_risk=float(plat),
+                             final_risk=float(g.sort_values("t")["risk"].iloc[-5:].mean())))
+    return pd.DataFrame(rows)
+
+
 def derive(tables: dict, config) -> dict:
     """The derived tables from the task tables (no sampling): exits, ode_deviation, split_counts."""
     out = {}
@@ -207,6 +234,9 @@ def derive(tables: dict, config) -> dict:
         dev = ode_deviation(dyn)
         if not isinstance(dev, str):
             out["ode_deviation"] = dev
+        lf = lr_flow(dyn, config)
+        if not lf.empty:
+            out["lr_flow"] = lf
         sc = split_counts(dyn)
         if not sc.empty:
             out["split_counts"] = sc

@@ -67,6 +67,7 @@ class SpecializationConfig(StudyConfig):
     ode_seeds: int = 1
     ode_samples: int = 20000
     ode_dt: float = 0.05
+    small_lr: float = 0.05
     # variance ordering, split, training
     D: int = 500
     variance_sigma: tuple[float, ...] = (1.0, 0.5)
@@ -87,7 +88,7 @@ class SpecializationConfig(StudyConfig):
     def validate(self) -> None:
         super().validate()
         self.check_positive("L", "lr", "init_scale", "log_dt", "nus", "act_samples", "nu", "H", "Ds",
-                            "plateau_seeds", "plateau_group", "plateau_horizon", "ode_D", "ode_seeds", "ode_samples", "ode_dt",
+                            "plateau_seeds", "plateau_group", "plateau_horizon", "small_lr", "ode_D", "ode_seeds", "ode_samples", "ode_dt",
                             "D", "variance_sigma", "variance_Hs", "variance_nu", "variance_horizon", "variance_ode_seeds",
                             "variance_ode_horizon", "variance_ode_dt", "variance_relax", "stability_samples", "split_horizon",
                             "train_H", "train_horizon", "eval_samples")

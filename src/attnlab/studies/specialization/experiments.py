@@ -147,6 +147,27 @@ def run_plateau(cfg: SpecializationConfig, D: int, first: int, count: int) -> di
     return {"dynamics": pd.concat(frames, ignore_index=True)}
 
 
+def run_small_lr(cfg: SpecializationConfig) -> dict:
+    """The plateau experiment at D = ode_D with a small learning rate small_lr (the eta -> 0 side of the
+    gradient-flow limit), from the inits of the first ode_seeds plateau replicas, up to the same gradient-flow
+    time tau = lr t as the plateau runs (horizon plateau_horizon * lr / small_lr); experiment "plateau_small_lr",
+    with its lr in the `lr` column (the plateau rows' lr is cfg.lr)."""
+    import dataclasses
+
+    D = cfg.ode_D
+    setup = dataclasses.replace(setup_for(cfg, FLIP1, D, cfg.H, cfg.nu, "softmax"), lr=cfg.small_lr,
+                                lr_bias=cfg.lr_bias_ratio * cfg.small_lr)
+    seeds = replica_seeds(cfg, "plateau", cfg.plateau_seeds, D)[:cfg.ode_seeds]
+    horizon = cfg.plateau_horizon * cfg.lr / cfg.small_lr
+    log_dt = cfg.log_dt * cfg.lr / cfg.small_lr
+    log = run_sgd(setup, seeds, horizon, log_dt, data_seed=rng.derive_seed(cfg.seed, "plateau_small_lr", "data", D))
+    frames = [dynamics_rows(log.t, log.risk[r], log.A[r], log.Q[r], log.b[r], cfg.H, 1,
+                            dict(experiment="plateau_small_lr", source="sgd", activation="softmax", D=D, seed=r,
+                                 nu=cfg.nu, H=cfg.H, lr=cfg.small_lr))
+              for r in range(len(seeds))]
+    return {"dynamics": pd.concat(frames, ignore_index=True)}
+
+
 def run_ode(cfg: SpecializationConfig, D: int, seed_index: int, gradient_flow: bool = False) -> dict:
     """The overlap ODE from the initial overlaps of plateau replica `seed_index` at dimension D: source "ode"
     (finite lr, with the lr^2 noise term) and, if gradient_flow, also "gradient_flow" (without it), both on
@@ -339,6 +360,11 @@ def activations(cfg: SpecializationConfig, p: dict) -> dict:
 @EXPERIMENTS.register("plateau")
 def plateau(cfg: SpecializationConfig, p: dict) -> dict:
     return run_plateau(cfg, int(p["D"]), int(p["first"]), int(p["count"]))
+
+
+@EXPERIMENTS.register("small_lr")
+def small_lr(cfg: SpecializationConfig, p: dict) -> dict:
+    return run_small_lr(cfg)
 
 
 @EXPERIMENTS.register("ode")

@@ -234,11 +234,39 @@ def fig_ode_scaling(tables, config, outdir) -> Figure | None:
                   "head-sorted M); dashed: the D^{-1/2} finite-size law. Claim ode_matches_sgd.")
 
 
+def fig_lr_flow(tables, config, outdir) -> Figure | None:
+    dyn, lf = tables.get("dynamics"), tables.get("lr_flow")
+    if dyn is None or lf is None or lf.empty:
+        return None
+    D = config.ode_D
+    d = dyn[(dyn["D"] == D) & (dyn["name"] == "M") & (dyn["head"] == 0) & (dyn["feature"] == 0)
+            & (dyn["seed"] < config.ode_seeds)]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for (exp, src, lr, style, label) in (("plateau", "sgd", config.lr, "o", f"SGD, lr = {config.lr:g}"),
+                                          ("plateau", "ode", config.lr, "-", f"ODE, lr = {config.lr:g}"),
+                                          ("plateau", "gradient_flow", config.lr, "--", "gradient flow"),
+                                          ("plateau_small_lr", "sgd", config.small_lr, "s", f"SGD, lr = {config.small_lr:g}")):
+        g = d[(d["experiment"] == exp) & (d["source"] == src)]
+        if g.empty:
+            continue
+        m = g.groupby("t")["risk"].mean()
+        ax.plot(lr * m.index, m.values, style, ms=2.5, lw=1.2, label=f"{label} (mean of {g['seed'].nunique()})")
+    ax.set_xlabel("tau = lr * t  (gradient-flow time)")
+    ax.set_ylabel("test error")
+    ax.set_title(f"Plateau vs gradient flow, D={D}")
+    ax.legend(fontsize=7)
+    s = lf.groupby("series")[["plateau_risk", "tau_exit"]].median()
+    txt = "; ".join(f"{k}: plateau {r.plateau_risk:.3g}, tau_exit {r.tau_exit:.3g}" for k, r in s.iterrows())
+    return Figure(_save(fig, outdir, "lr_vs_gradient_flow.png"),
+                  "F8: the plateau on the gradient-flow clock tau = lr t (same inits): SGD and the ODE at lr, SGD at "
+                  f"small_lr, and the gradient-flow ODE. Medians over replicas (table lr_flow): {txt}.")
+
+
 def make_figures(tables, config, outdir: Path) -> list[Figure]:
     outdir.mkdir(parents=True, exist_ok=True)
     out = []
     for fn in (fig_risk_vs_t, fig_overlaps, fig_variance, fig_split, fig_activations, fig_pruning,
-               fig_ode_scaling):
+               fig_ode_scaling, fig_lr_flow):
         f = fn(tables, config, outdir)
         if f is not None:
             out.append(f)

@@ -47,6 +47,9 @@ class SpecializationStudy(Study):
         "ode_deviation": "D, seed, t_w, e, exit_shift, d_risk, d_N, d_Pvv, d_Rkk, d_M0.. -- (analysis) SGD vs the "
                          "ODE from the same init on the plateau window 0 < t <= t_w: e = RMS norm of sgd - ode over "
                          "the order parameters, d_q = window mean of sgd - ode, exit_shift = t_exit(sgd) - t_exit(ode)",
+        "lr_flow": "series (sgd | ode | gradient_flow | sgd_small_lr), lr, D, seed, tau_exit, t_exit, plateau_risk, "
+                   "final_risk -- (analysis) the plateau on the gradient-flow clock tau = lr t at D = ode_D: exit time "
+                   "and the mean risk on tau in (tau_exit/2, 0.9 tau_exit)",
         "split_counts": "seed, t, pos, neg, H -- (analysis) heads with M_h > 0.3 / < -0.3 in the split experiment",
         "split_events": "seed, H, first_full_t, first_pos, first_neg, uneven_first, uneven_t, excursion_t, "
                         "excursion_head, rebalance_t, final_pos, final_neg, final_even, horizon -- (analysis) per split "
@@ -75,7 +78,7 @@ class SpecializationStudy(Study):
                         gradient_flow=bool(D == c.ode_D and i == 0))
                 for D in sorted(set(c.Ds) | {c.ode_D}, reverse=True) for i in range(c.ode_seeds)]
         out = out[:-n_groups] + odes + out[-n_groups:]      # the largest-D groups, the ODEs, then the rest
-        out = variance + out
+        out = variance + out + [Task.of("small_lr", "plateau-small-lr")]
         out += [Task.of("train", f"train-{a}", activation=a) for a in c.train_activations]
         out.append(Task.of("split", "split"))
         out += [Task.of("activations", f"act-flipped-nu={nu:g}", nu=float(nu), setting="flipped") for nu in c.nus]
