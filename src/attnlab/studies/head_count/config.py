@@ -131,8 +131,10 @@ PRESETS: dict[str, dict] = {
     "quick": {"hs": [1, 2, 3, 4, 5], "Ts": [16, 64], "seeds": 2, "restarts": 3, "screen_epochs": 8,
               "n_train": 8000, "n_val": 2000, "epochs": 60, "Ns": [16, 64], "N_hs": [3, 4],
               "variants": list(VARIANTS), "variant_T": 16, "variant_seeds": 1},
-    # paper-like scale (GPU / cluster): T up to 128, 8k/2k sequences, 4 seeds, longer training
+    # paper scale (Table 2 grid + Tables 3-5 + Fig. 1b; GPU / cluster, or one T block at a time on CPU:
+    # `--set Ts=8`): T up to 128, 8k/2k sequences, 4 seeds (mean +- std and min, as the paper), each the best
+    # of 3 screened restarts, 200 epochs (patience 40)
     "paper": {"hs": [1, 2, 3, 4, 5], "Ts": [8, 16, 32, 64, 128], "seeds": 4, "n_train": 8000, "n_val": 2000,
-              "epochs": 200, "Ns": [8, 16, 64, 128], "N_hs": [1, 2, 3, 4, 5],
+              "epochs": 200, "Ns": [8, 16, 64, 128], "N_hs": [1, 2, 3, 4, 5], "restarts": 3, "screen_epochs": 8,
               "variants": list(VARIANTS), "variant_T": 32, "variant_seeds": 3, "patience": 40},
 }
