@@ -33,7 +33,7 @@ def format_ledger(df: pd.DataFrame, width: int = 48) -> str:
                 ours = "holds" if r.ours == 1 else "does not hold" if r.ours == 0 else num(r.ours)
             else:
                 ours = num(r.ours) + units
-            ratio = "" if pd.isna(r.ratio) or r.judge == "qualitative" else num(r.ratio)
+            ratio = "" if pd.isna(r.ratio) or r.judge in ("qualitative", "sign") else num(r.ratio)
             paper = r.paper + (units if r.paper not in ("holds", "—", "positive", "negative", "zero") else "")
             rows.append((cut(r.id, width), cut(paper, 30), cut(ours, 22), ratio, r.judgement,
                          cut(f"{r.source} [{r.source_tag}]", width)))

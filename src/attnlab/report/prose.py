@@ -51,8 +51,8 @@ def claims_sentences(run: Run, preset: str) -> list[str]:
         bad = [c for c in checks if verdict_of(c) != "pass"]
         if not bad:
             out.append("Its consistency check (an identity or bound that holds by construction) holds."
-                       if len(checks) == 1 else f"All {len(checks)} consistency checks (identities or bounds that "
-                       "hold by construction) hold.")
+                       if len(checks) == 1 else f"{'Both' if len(checks) == 2 else f'All {len(checks)}'} "
+                       "consistency checks (identities or bounds that hold by construction) hold.")
         else:
             out.append(f"{len(bad)} of {_plural(len(checks), 'consistency check')} did not hold ({_ids(bad)}): "
                        "these hold by construction, so a failure points at the code.")

@@ -189,7 +189,7 @@ def ledger_table(df: pd.DataFrame, notes: dict[str, tuple[int, str]] | None = No
         ours = "—" if pd.isna(r.ours) else (
             ("holds" if r.ours == 1 else "does not hold" if r.ours == 0 else num(r.ours))
             if r.judge == "qualitative" else _with_units(num(r.ours), units))
-        ratio = "" if pd.isna(r.ratio) or r.judge == "qualitative" else f"{num(r.ratio)}×"
+        ratio = "" if pd.isna(r.ratio) or r.judge in ("qualitative", "sign") else f"{num(r.ratio)}×"
         why = str(r.reason or "")
         note = f'<br><span class="detail">{esc(r.note)}</span>' if r.note else ""
         tol = ""
