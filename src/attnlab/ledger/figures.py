@@ -36,6 +36,7 @@ def paper_points(study, ids: Iterable[str] | None = None) -> pd.DataFrame:
                                "source_tag": r.source_tag}
         for k, v in r.where:
             n = _as_number(v)
+            n = int(n) if n is not None and float(n).is_integer() else n   # h=1 -> 1, not 1.0
             rec.setdefault(k, n if n is not None else v)
         out.append(rec)
     df = pd.DataFrame(out)
