@@ -136,12 +136,12 @@ def reversal_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def reversal_onset_table(rev: pd.DataFrame) -> pd.DataFrame:
-    """First h with R(h) > 0 per (experiment, N) (NaN when none)."""
+    """First h with R(h) > 0 per (experiment, N) (0 when no h has R(h) > 0)."""
     rows = []
     for (exp, N), g in rev.groupby(["experiment", "N"]):
         pos = g[g["reversal"] > 0]["h"]
         rows.append({"experiment": exp, "N": int(N), "hs": len(g),
-                     "first_positive_h": float(pos.min()) if len(pos) else float("nan")})
+                     "first_positive_h": int(pos.min()) if len(pos) else 0})
     return pd.DataFrame(rows, columns=["experiment", "N", "hs", "first_positive_h"])
 
 

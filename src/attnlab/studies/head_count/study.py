@@ -41,7 +41,7 @@ class HeadCountStudy(Study):
         "T_trend": "experiment, D, N, layers, h, T_lo, T_hi, ratio_min, ratio_mean, log10_se: "
                    "NMSE(T_max)/NMSE(T_min)",
         "reversal": "experiment, N, h, Ts, reversal: weighted reversal score R(h) over T (Fig. 2e)",
-        "reversal_onset": "experiment, N, hs, first_positive_h: first h with R(h) > 0 (Fig. 2e)",
+        "reversal_onset": "experiment, N, hs, first_positive_h: first h with R(h) > 0, 0 when none (Fig. 2e)",
         "n_sweep": "h, T, Ns, N_min, N_max, slope, neg_log10_best, neg_log10_worst: log10 NMSE vs log10 N (Fig. 1b)",
         "construction_rate": "beta, max_excess, mean_excess, upper_bound, log_se, violations, samples, set_size, T, D, "
                              "d, slope, slope_se: the construction's max error per beta and its log-log slope",
