@@ -23,6 +23,10 @@ from .posterior import Geometry, attention, data_products
 
 
 class CopyHeads(nn.Module):
+    """B independent single-head copy models, batched: positional logits S (B, L, L) (or W_Q^T W_K with
+    ``parametrization="factorized"``), readout W (B, V, V), attention by registry name (a per-head bias when the
+    entry takes one); Gaussian priors of variances sigma_a2 / L and sigma_w2 / V."""
+
     def __init__(self, B: int, L: int, V: int, attention_name: str, geo: Geometry, *, sigma_a2=1.0,
                  sigma_w2=1.0, kappa=1.0, parametrization="free", width=32, generator=None,
                  dtype=torch.float64, device="cpu"):

@@ -14,6 +14,9 @@ from ...normalizations import available
 
 @dataclasses.dataclass(frozen=True)
 class GDHeadsConfig(StudyConfig):
+    """The gd-heads study's config: the tokenized-mixture data, the H-head model, GD (step sizes, iterations)
+    and the grids of each experiment (curvature, rates, bound, margins, lazy training, generalization)."""
+
     seeds: int = 3
     # ---- tokenized-mixture data (brief §5b) ----
     T: int = 8                      # tokens per sequence

@@ -14,6 +14,10 @@ import torch
 
 @dataclasses.dataclass(frozen=True)
 class MixtureSpec:
+    """The tokenized-mixture data: T tokens of dimension d; k = round(zeta T) label-relevant tokens carry the
+    class mean mu_y (norm S; mu_- = -mu_+ when ``antipodal``), the others one of M noise means (norm S_noise),
+    plus Gaussian (or truncated) noise of scale sigma; the means are orthogonal (see ``means``)."""
+
     T: int = 8
     d: int = 16
     zeta: float = 0.25

@@ -25,6 +25,9 @@ from ...normalizations import attend, has_bias
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
+    """The one-layer H-head attention classifier Phi(theta; X) = scale * sum_h head_h(X), scale = 1/sqrt(H)
+    (``output_scale="sqrt"``) or 1/H; T tokens of dimension d; attention by registry ``normalization``."""
+
     H: int
     T: int
     d: int
@@ -160,6 +163,7 @@ def unpack(theta: torch.Tensor, spec: ModelSpec) -> tuple[torch.Tensor, ...]:
 
 
 def phi_flat(theta: torch.Tensor, X: torch.Tensor, spec: ModelSpec) -> torch.Tensor:
+    """Phi(theta; X_i) (n,) from the flat parameter vector theta (P,) = (vec U, vec W[, b])."""
     parts = unpack(theta, spec)
     return phi(parts[0], parts[1], X, spec, b=parts[2] if spec.bias else None)
 

@@ -41,6 +41,7 @@ class GDResult:
 
 
 def risk(theta: torch.Tensor, X, y, spec: ModelSpec, loss: str = "logistic") -> torch.Tensor:
+    """Empirical risk L^(theta) = mean_i loss(y_i Phi(theta; X_i)) (a scalar tensor; logistic by default)."""
     return loss_fn(y * phi_flat(theta, X, spec), loss).mean()
 
 

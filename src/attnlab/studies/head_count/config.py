@@ -22,6 +22,9 @@ SCHEDULES = ("onecycle", "cosine", "constant")
 
 @dataclasses.dataclass(frozen=True)
 class HeadCountConfig(StudyConfig):
+    """The head-count study's config: the D-retrieval task, the (h, T) grid of Table 2, the CLS-query model, its
+    training, and the Fig. 1b and variant experiments (field names match the ``nmse`` table's columns)."""
+
     # ---- the task: y = sum_{i<=D} max_t a_i^T x_t, x_t ~ N(0, I_d) [paper Sec. 6.1]
     D: int = 4                      # number of retrieved features (maxima) of the target
     d: int = 4                      # token dimension

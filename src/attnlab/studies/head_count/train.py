@@ -24,6 +24,10 @@ from .models import HeadCountModel
 
 @dataclasses.dataclass(frozen=True)
 class TrainSettings:
+    """Optimizer settings of one training run (Adam with the learning-rate ``schedule``), early stopping
+    (``patience``) and the restart screen (``restarts`` inits trained ``screen_epochs`` epochs each; the best one
+    trains on)."""
+
     epochs: int = 60
     batch: int = 128
     lr: float = 3e-3
@@ -36,6 +40,9 @@ class TrainSettings:
 
 @dataclasses.dataclass
 class TrainResult:
+    """The outcome of one training run: best validation NMSE, training NMSE, epochs run, the per-epoch
+    validation history, and its wall and CPU seconds."""
+
     nmse_val: float           # best validation NMSE
     nmse_train: float         # training NMSE of the kept (best-validation) model
     epochs: int               # epochs run (< settings.epochs when early stopping fired)
