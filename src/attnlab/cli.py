@@ -1,4 +1,6 @@
-"""The ``attnlab`` command: list, run, sweep, reproduce, report, bench.
+"""The ``attnlab`` command: list, run, sweep, reproduce, compare, report, ledger, bench.
+
+run / sweep / reproduce are a thin layer over the Python API (:mod:`attnlab.api`, ``docs/api.md``).
 
 Exit codes: 0 done (failed claims are reported; ``--strict`` turns them into 1); 2 bad input, with one
 line ``error: ...`` on stderr naming the field or argument, and nothing written; 1 any other failure.
