@@ -113,3 +113,16 @@ def test_compare_tables_counts_cells():
     change = compare_tables("t", a, b, 1e-6, 0.0)
     assert change.cells == 2 and change.columns == {"x": (1, 0.5), "name": (1, None)}
     assert compare_tables("t", a, a.copy(), 0, 0) is None
+
+
+def test_sweeps_compare_by_point(sleepy, tmp_path, capsys):
+    a = attnlab.sweep("sleepy", zip={"n_tasks": [1, 2], "scale": [1, 2]}, out=tmp_path / "a", preset="smoke",
+                      executor="serial", progress=False).dir
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    claims = json.loads((b / "claims.json").read_text())
+    flipped = next(c for c in claims if c["point"] == "n_tasks=2_scale=2.0" and c["id"] == "values_are_finite")
+    flipped.update(status="undecided", passed=None)
+    (b / "claims.json").write_text(json.dumps(claims))
+    code, cap = _main(capsys, a, b)
+    assert code == 1 and "FLIPPED  n_tasks=2_scale=2.0/values_are_finite: pass -> undecided" in cap.out
