@@ -9,7 +9,6 @@ import io
 import math
 import re
 from pathlib import Path
-from typing import Any
 
 from ..errors import UserError
 from .numbers import num

@@ -26,7 +26,7 @@ from .. import __version__
 from ..ledger import AGREES, DISAGREES, JUDGEMENTS, NOT_MEASURED, SAME_ORDER, counts as ledger_counts, num
 from .load import VERDICTS, Report, Run, verdict_of
 from .prose import kind_of, study_paragraph
-from .values import scalar, threshold_html, value_html
+from .values import threshold_html, value_html
 
 CSS = (Path(__file__).with_name("style.css")).read_text(encoding="utf-8")
 PROVENANCE = [("study", "study"), ("preset", "preset"), ("status", "status"), ("version", "attnlab version"),
