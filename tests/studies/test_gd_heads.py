@@ -383,7 +383,8 @@ def test_exploding_loss_raises_divergence_error_with_step():
 @pytest.mark.parametrize("kind,params", [("rates", {"eta": 1e30, "seed": 0}), ("wc", {"H": 2, "seed": 0}),
                                          ("lazy", {"H": 1, "seed": 0}),
                                          ("gen", {"n": 16, "seed": 0, "protocol": "fixed_K", "sigma": 0.3}),
-                                         ("init", {"init": "P1", "init_eta": 1.0, "seed": 0})])
+                                         ("init", {"init": "P1", "init_eta": 1.0, "seed": 0}),
+                                         ("init", {"init": "P2", "init_eta": 1e4, "seed": 0})])
 def test_every_gd_experiment_fails_with_divergence_at_huge_eta(kind, params):
     from attnlab.studies.gd_heads import STUDY
     cfg = build_config(GDHeadsConfig, PRESETS, "smoke", {"eta": 1e30})

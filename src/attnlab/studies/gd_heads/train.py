@@ -133,6 +133,11 @@ def make_init(config, spec: ModelSpec, X, y, generator: torch.Generator, W0_scal
             mask[:nU] = 1
         else:
             mask[nU:] = 1
+        step_norm = float((eta * g * mask).norm())
+        limit = EXPLODE_DISTANCE * max(1.0, float(theta.detach().norm()))
+        if not step_norm <= limit:
+            raise DivergenceError(f"one-step init ({part}-step) exploded at step 0: step norm {step_norm:.3g} > "
+                                  f"{limit:.3g} (lower the step size)")
         return (theta - eta * g * mask).detach().requires_grad_(True)
 
     if config.init == "P2":
