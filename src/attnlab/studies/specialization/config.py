@@ -135,15 +135,15 @@ class SpecializationConfig(StudyConfig):
 
 
 PRESETS = {
-    "smoke": dict(seeds=3, nus=(4.0, 25.0), act_samples=3000, act_refine=False, Ds=(48, 96), plateau_seeds=2,
+    "smoke": dict(seeds=3, nus=(4.0, 25.0), small_lr=0.15, variance_Hs=(4,), act_samples=3000, act_refine=False, Ds=(48, 96), plateau_seeds=2,
                   plateau_horizon=12.0, ode_D=96, ode_samples=2000, ode_dt=0.25, D=48, variance_horizon=12.0,
                   variance_nu=16.0, variance_ode_seeds=1, variance_ode_horizon=24.0, variance_ode_dt=0.5,
                   variance_relax=10.0, stability_samples=8000,
                   split_horizon=12.0, train_H=3, train_horizon=12.0, eval_samples=2000, log_dt=1.0),
     "quick": dict(seeds=10, act_samples=30000, Ds=(100, 400, 1600), plateau_seeds=8, plateau_horizon=70.0,
-                  ode_D=400, ode_seeds=4, ode_samples=6000, ode_dt=0.25, D=120, variance_horizon=600.0, variance_nu=16.0,
-                  variance_ode_seeds=1, variance_ode_horizon=600.0, variance_ode_dt=0.5, split_horizon=150.0,
-                  train_H=6, train_horizon=150.0, eval_samples=20000),
+                  ode_D=400, ode_seeds=4, ode_samples=6000, ode_dt=0.25, small_lr=0.1, D=120, variance_horizon=600.0,
+                  variance_nu=16.0, variance_ode_seeds=1, variance_ode_horizon=600.0, variance_ode_dt=0.5,
+                  split_horizon=600.0, train_H=6, train_horizon=300.0, eval_samples=20000),
     "paper": dict(seeds=10, act_samples=100000, Ds=(250, 1000, 4000), plateau_seeds=10, plateau_horizon=150.0,
                   ode_D=1000, ode_seeds=4, ode_samples=20000, ode_dt=0.05, D=500, variance_horizon=800.0,
                   variance_nu=9.0, variance_ode_seeds=2, variance_ode_horizon=1000.0, variance_ode_dt=0.5,
