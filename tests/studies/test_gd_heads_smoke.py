@@ -121,3 +121,20 @@ def test_reference_csv(smoke_run):
             except ValueError:
                 df = df[df[k].astype(str) == v]
         assert (len(df) > 0) != (r["id"] in quick_only), r["id"]
+
+
+def test_huge_step_fails_every_gd_task_with_divergence(tmp_path):
+    """`attnlab run gd-heads --preset smoke --set eta=1e30` (issue 16 item 2): every task that runs GD with
+    eta fails with DivergenceError naming the step and the quantity; none "succeeds" with losses of 1e29-1e60.
+    The rate sweep (which uses `etas`, not eta) is cut to one step size to keep the test short."""
+    from attnlab.runner import run_study
+
+    res = run_study("gd-heads", preset="smoke", out=tmp_path / "run", executor="serial", progress=False,
+                    quiet=True, sets=["eta=1e30", "etas=1", "K_rates=5,10,20", "K_rates_large_eta=20"])
+    assert res.exit_code == 1
+    failed = set(res.failed_tasks)
+    cfg = build_config(STUDY.config_cls, STUDY.presets, "smoke")
+    gd_kinds = {"wc", "gen", "lazy", "init"}
+    assert {t.key for t in STUDY.tasks(cfg) if t.kind in gd_kinds} <= failed
+    log = (tmp_path / "run" / "logs" / f"{sorted(failed)[0]}.log").read_text()
+    assert "DivergenceError" in log and "exploded at step" in log
