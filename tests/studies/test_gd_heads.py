@@ -208,12 +208,6 @@ def test_logistic_is_self_bounded():
     assert (np.abs(d1) <= l + 1e-15).all() and (d2 <= l + 1e-15).all() and (d2 <= 0.25 + 1e-15).all()
 
 
-def test_loglog_slope_recovers_power_law():
-    x = np.array([1, 2, 4, 8, 16.0])
-    s, se, n = theory.loglog_slope(np.repeat(x, 3), np.repeat(3 * x ** -0.5, 3) * np.exp(np.tile([0, .01, -.01], 5)))
-    assert s == pytest.approx(-0.5, abs=0.01) and n == 15
-
-
 def test_realizability_formulas():
     lam = theory.realizability_lambda(1000, 0.5, 0.4)
     assert lam == pytest.approx(2 * (math.log(1000) + 0.5) / 0.4)

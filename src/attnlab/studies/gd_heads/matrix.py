@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import rng
+from ...claims import slope_fit
 from . import curvature, data, models, theory
 from .train import gd
 
@@ -38,7 +39,8 @@ def _curvature_slopes(normalization: str, p: dict, method: str) -> dict[str, flo
             Hs.append(H)
     if not np.all(np.isfinite(hn)):
         raise FloatingPointError(f"non-finite Hessian norm with {method} HVPs")
-    return {"hessian_slope": theory.loglog_slope(Hs, hn)[0], "grad_slope": theory.loglog_slope(Hs, gn)[0]}
+    return {"hessian_slope": slope_fit(Hs, hn, log_x=True, log_y=True).slope,
+            "grad_slope": slope_fit(Hs, gn, log_x=True, log_y=True).slope}
 
 
 def normalization_experiment(normalization: str, scale: str = "smoke"):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
 
 def logistic(t):
@@ -90,22 +90,3 @@ def uniform_attention_margin(zeta: float, S: float, T: int) -> float:
 def ideal_attention_margin(S: float, T: int) -> float:
     """Margin if every head attended only to relevant tokens: S sqrt(T/2) (brief §5d)."""
     return S * math.sqrt(T / 2.0)
-
-
-def loglog_slope(x, y) -> tuple[float, float, int]:
-    """OLS slope of log y on log x and its standard error (scipy.stats.linregress); finite, positive points
-    only.  Returns (slope, stderr, number of points)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    x, y = np.log(x[ok]), np.log(y[ok])
-    if len(x) < 3 or np.ptp(x) == 0:
-        if len(x) == 2 and np.ptp(x) > 0:
-            return float((y[1] - y[0]) / (x[1] - x[0])), float("inf"), 2
-        return float("nan"), float("inf"), int(len(x))
-    r = stats.linregress(x, y)
-    return float(r.slope), float(r.stderr), int(len(x))
-
-
-def t_quantile(dof: int, level: float = 0.975) -> float:
-    """Student-t quantile for a two-sided 95% interval (inf for dof < 1)."""
-    return float(stats.t.ppf(level, dof)) if dof >= 1 else float("inf")
