@@ -207,3 +207,82 @@ def test_factorized_copy_pattern():
     model = CopyHeads(2, 6, 3, "softmax", geo, parametrization="factorized", width=8)
     model.set_copy_pattern(2.0)
     np.testing.assert_allclose(model.logits().detach().numpy()[0], 2.0 * geo.shift.double().numpy(), atol=1e-12)
+
+
+# ---- umbrella integration (free_energy.py) ---------------------------------------------------------------------
+def test_profile_and_basin_difference_on_a_known_double_well():
+    from attnlab.studies.copy_transition import free_energy as fe
+
+    k = 400.0
+    g = np.linspace(-2.0, 2.0, 81)
+    # exact stiff-restraint relation: <G> solves F'(G) = k (g - G) for F(G) = 10 (G^2 - 1)^2 + 3 G
+    Fp = lambda x: 40 * x * (x**2 - 1) + 3.0  # noqa: E731
+    from scipy import optimize
+    G = np.array([optimize.brentq(lambda x: Fp(x) - k * (c - x), -3, 3) for c in g])
+    x, F = fe.profile(G, g, k)
+    exact = 10 * (x**2 - 1) ** 2 + 3 * x
+    assert np.max(np.abs(F - (exact - exact.min()))) < 0.1   # trapezoid error of the 0.05-spaced mean forces
+    dF, top = fe.basin_free_energy_difference(x, F)
+    xs = np.linspace(-2, 2, 20001)
+    w = np.exp(-(10 * (xs**2 - 1) ** 2 + 3 * xs))
+    i0 = np.argmin(np.abs(xs - top))
+    ref = -np.log(w[i0:].sum()) + np.log(w[:i0].sum())
+    assert abs(dF - ref) < 0.05 and dF > 0           # tilted toward negative G: the "copy" basin holds less
+    assert math.isnan(fe.basin_free_energy_difference(x, (x - 0.5) ** 2)[0])   # one basin
+    assert fe.root_of_line(np.array([1.0, 2.0, 3.0]), np.array([2.0, 0.0, -2.0])) == pytest.approx(2.0)
+
+
+def test_restrained_mala_follows_the_restraint():
+    from attnlab.studies.copy_transition.free_energy import gap, restrained_mala
+
+    L, V = 8, 4
+    geo = Geometry(L, "cyclic")
+    C = statistics(sample_tokens(30, L, V, 0), V)[None]
+    post = ReducedPosterior(C, torch.tensor([[30.0 * L]]), "softmax", geo, V, 1.0, 1.0, 1.0)
+    centers = torch.tensor([[0.0, 1.0, 2.0]], dtype=torch.float64)
+    G, se, acc = restrained_mala(post, centers, 40.0 * L**2, 50, 100, torch.Generator().manual_seed(0))
+    assert G.shape == (1, 3) and np.all(np.abs(G - centers.numpy()) < 0.2) and np.all(acc > 0.2)
+    S = geo.shift.to(torch.float64) * 1.5
+    assert float(gap(S, geo)) == pytest.approx(1.5)
+
+
+def test_theory_variants_causal_and_shift_invariant():
+    """The shift-invariant ansatz lowers P* (its prior cost is (L-1)/L of the one-parameter one for the same gap);
+    the causal mask (row t has t+1 keys) removes the coexistence window at L = 32."""
+    h1, h2 = th.Hyper(L=32), th.Hyper(L=32, ansatz="shift_invariant")
+    assert th.softmax_prior_factor(h2) == pytest.approx(32 * 31 / 32)
+    a = np.linspace(0, 5, 11)
+    assert np.all(th.softmax_action(100.0, a, h2) <= th.softmax_action(100.0, a, h1) + 1e-9)
+    p1 = th.reference_points(h1, "softmax")["P_star"]
+    p2 = th.reference_points(h2, "softmax")["P_star"]
+    assert p2 < p1 and (p1 - p2) / p1 == pytest.approx(0.028, abs=0.005)
+    hc = th.Hyper(L=32, boundary="causal")
+    assert hc.n_rows == 31 and list(hc.keys[:3]) == [2.0, 3.0, 4.0]
+    r = th.reference_points(hc, "softmax")
+    assert math.isnan(r["P_star"]) and math.isfinite(r["P_cross"])
+    # the mask-aware order parameters equal the ones measured on the attention matrix itself
+    geo = Geometry(32, "causal")
+    S = geo.shift.to(torch.float64) * 1.3
+    op = order_parameters(S, attention(S, "softmax", geo), geo)
+    m, q = th.softmax_order_params(1.3, hc)
+    assert float(op["m"]) == pytest.approx(float(m), rel=1e-12) and float(op["q"]) == pytest.approx(float(q), rel=1e-12)
+
+
+def test_per_row_ansatz_reduces_to_the_one_parameter_ansatz_without_a_mask():
+    """Cyclic boundary: every row is alike, so the per-row minimization has the one-parameter P*."""
+    P = 272.0374864597115
+    h1, hr = th.Hyper(L=32), th.Hyper(L=32, ansatz="per_row")
+    mins = th.rows_minima(P, hr)
+    assert len(mins) == 2
+    one = th.softmax_minima(P, h1)
+    for (a_vec, F), (a, F1) in zip(mins, (one[0], one[-1])):
+        assert np.allclose(a_vec, a, atol=1e-4) and F == pytest.approx(F1, abs=1e-6)
+    # the analytic gradient of the per-row action
+    rng = np.random.default_rng(0)
+    hc = th.Hyper(L=16, boundary="causal", ansatz="per_row")
+    a = rng.normal(1.0, 0.5, hc.n_rows)
+    F, g = th.rows_action_and_grad(150.0, a, hc)
+    e = 1e-6
+    num = np.array([(th.rows_action_and_grad(150.0, a + e * np.eye(len(a))[i], hc)[0]
+                     - th.rows_action_and_grad(150.0, a - e * np.eye(len(a))[i], hc)[0]) / (2 * e) for i in range(len(a))])
+    assert np.allclose(g, num, rtol=1e-5, atol=1e-6)

@@ -15,7 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ...claims import mean_and_stderr, slope_fit
+from ...claims import Z, mean_and_stderr, slope_fit
+from . import free_energy as fe
 from . import theory as th
 
 BARRIER_MIN = 10.0      # nats: a chain escapes a minimum on a time scale ~ exp(barrier); 10 nats ~ 2e4 steps
@@ -279,8 +280,41 @@ def variant_summary(tables) -> pd.DataFrame:
                          causal_P_cross=get("causal", "one_parameter", "P_cross"),
                          causal_window_low=get("causal", "one_parameter", "P_spinodal_low"),
                          causal_window_high=get("causal", "one_parameter", "P_spinodal_high"),
-                         causal_si_has_window=get("causal", "shift_invariant", "has_window")))
+                         causal_si_has_window=get("causal", "shift_invariant", "has_window"),
+                         causal_rows_has_window=get("causal", "per_row", "has_window"),
+                         causal_rows_P_star=get("causal", "per_row", "P_star"),
+                         causal_rows_P_cross=get("causal", "per_row", "P_cross")))
     return pd.DataFrame(rows)
+
+
+def free_energy(tables, config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per (L, seed, P): the profile F(G) from the window mean forces, Delta F = F_copy - F_uniform and the
+    barrier; per L: the sampled P* (mean over nested data sets of the root of the line Delta F(P)) +- Z se
+    beside the theory's Maxwell point."""
+    w = tables.get("free_energy_windows")
+    if w is None or w.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    rows = []
+    for (L, seed, P), g in w.groupby(["L", "seed", "P"]):
+        x, F = fe.profile(g.G_mean.to_numpy(), g.center.to_numpy(), float(g.k.iloc[0]))
+        dF, top = fe.basin_free_energy_difference(x, F)
+        i_top = int(np.argmin(np.abs(x - top))) if np.isfinite(top) else None
+        barrier = float(F[i_top] - F[:i_top + 1].min()) if i_top is not None else np.nan
+        rows.append(dict(L=L, seed=seed, P=P, dF=dF, G_top=top, barrier=barrier))
+    d = pd.DataFrame(rows)
+    out = []
+    for L, g in d.groupby("L"):
+        r = reference(tables, "softmax", int(L))
+        P_th = float(r.P_star) if r is not None else float(th.reference_P(
+            th.reference_points(hyper(config, int(L)), "softmax", config.theory_P_min, config.theory_P_max),
+            "softmax"))
+        roots = np.array([fe.root_of_line(gs.P.to_numpy(float), gs.dF.to_numpy(float)) for _, gs in g.groupby("seed")])
+        roots = roots[np.isfinite(roots)]
+        mu, se = mean_and_stderr(roots)
+        out.append(dict(L=L, P_star_theory=P_th, P_star_sampled=mu, se=se, low=mu - Z * se, high=mu + Z * se,
+                        n_seeds=len(roots), rel_diff=(mu - P_th) / P_th if np.isfinite(P_th) else np.nan))
+        d.loc[d.L == L, "P_over_theory"] = d.loc[d.L == L, "P"] / P_th
+    return d, pd.DataFrame(out)
 
 
 def derive(config, tables) -> dict:
@@ -305,5 +339,6 @@ def derive(config, tables) -> dict:
     derived["adam_linear"] = adam_linear(tables, config)
     derived["precursor"] = precursor(tables, config)
     derived["variant_summary"] = variant_summary(tables)
+    derived["free_energy"], derived["pstar_sampling"] = free_energy(tables, config)
     tables.update({k: v for k, v in derived.items() if v is not None and len(v)})
     return tables

@@ -24,7 +24,8 @@ class CopyTransitionConfig(StudyConfig):
     sigma_w2: float = 1.0
     sigma_a2: float = 1.0
     boundary: str = "cyclic"
-    ansatz: str = "one_parameter"    # softmax logits: one_parameter (a, others 0) | shift_invariant (gap a, row-centred)
+    ansatz: str = "one_parameter"    # softmax logits: one_parameter (a, others 0) | shift_invariant (gap a,
+    #                                  row-centred) | per_row (each target row its own gap a_t: mask-aware)
     attentions: tuple[str, ...] = ("softmax", "linear")
     # theory
     theory_Ls: tuple[int, ...] = (32, 64, 128, 256, 512, 1024, 2048)
@@ -33,6 +34,7 @@ class CopyTransitionConfig(StudyConfig):
     theory_n_P: int = 100
     landscape_factors: tuple[float, ...] = (0.9, 0.97, 1.0, 1.05, 1.15)
     variant_Ls: tuple[int, ...] = (32, 64, 128, 256, 512)   # softmax P* under cyclic/causal x both ansatze
+    variant_rows_max_L: int = 64     # the causal per-row ansatz (an L-dimensional minimization per P) up to this L
     # reduced-posterior MALA (W integrated out)
     sample_L: int = 32
     # inside the window: 0.98, 1.02, 1.05 P* have barriers >= 10 nats from both minima at L = 32 (1.08 P*: 5)
@@ -42,6 +44,14 @@ class CopyTransitionConfig(StudyConfig):
     mala_thin: int = 10
     copy_logit: float = 0.0          # copy-start logit a of the softmax chains; 0 = 3 ln L (brief 6.1)
     n_test: int = 2000
+    # equilibrium P* from sampling: umbrella integration along the gap G (free_energy.py), softmax only
+    fe_Ls: tuple[int, ...] = (32, 64)
+    fe_factors: tuple[float, ...] = (0.97, 1.0, 1.03)   # P / P*(theory)
+    fe_windows: int = 20
+    fe_k: float = 4.0                # spring constant k = fe_k L^2
+    fe_seeds: int = 3                # nested data sets (the interval of P* is over them)
+    fe_burn: int = 150
+    fe_steps: int = 300
     # full-network Langevin on (S, W)
     langevin_factors: tuple[float, ...] = (0.3, 1.0, 3.0)
     langevin_chains: int = 2         # chains per start and P (float32, raw data: cost O(P L^2 V) per step)
@@ -66,10 +76,13 @@ class CopyTransitionConfig(StudyConfig):
                             "theory_n_P", "sample_L", "sample_factors", "mala_steps", "mala_thin", "n_test",
                             "langevin_factors", "langevin_chains", "langevin_steps", "langevin_lr", "adam_factor_min",
                             "adam_factor_max", "adam_n_P", "adam_steps", "adam_lr", "adam_record_every", "width",
-                            "landscape_factors")
+                            "landscape_factors", "fe_factors", "fe_windows", "fe_k", "fe_steps")
+        self.check_nonnegative("fe_seeds", "fe_burn")
+        if self.fe_windows < 8 or self.fe_steps < 20:
+            raise ConfigError("fe_windows", "umbrella integration needs >= 8 windows and >= 20 steps")
         self.check_nonnegative("mala_burn", "langevin_burn", "copy_logit")
         self.check_choice("boundary", set(BOUNDARIES))
-        self.check_choice("ansatz", {"one_parameter", "shift_invariant"})
+        self.check_choice("ansatz", {"one_parameter", "shift_invariant", "per_row"})
         self.check_choice("attentions", {"softmax", "linear"})
         self.check_choice("parametrization", {"free", "factorized"})
         if not self.attentions:
@@ -78,7 +91,7 @@ class CopyTransitionConfig(StudyConfig):
             raise ConfigError("V", f"must be >= 2, got {self.V}")
         if self.adam_linear_factor_max <= self.adam_linear_factor_min or self.adam_linear_factor_min <= 0:
             raise ConfigError("adam_linear_factor_max", "must exceed adam_linear_factor_min > 0")
-        for name in ("theory_Ls", "variant_Ls"):
+        for name in ("theory_Ls", "variant_Ls", "fe_Ls"):
             if any(L < 4 for L in getattr(self, name)):
                 raise ConfigError(name, "every L must be >= 4")
         if self.sample_L < 4:
@@ -96,13 +109,15 @@ class CopyTransitionConfig(StudyConfig):
 
 
 PRESETS = {
-    "smoke": dict(theory_Ls=(32,), variant_Ls=(32,), theory_n_P=24, theory_P_max=100.0, sample_L=32, seeds=2,
+    "smoke": dict(theory_Ls=(32,), variant_Ls=(32,), fe_Ls=(16,), fe_seeds=2, fe_windows=12, fe_burn=40,
+                  fe_steps=60, theory_n_P=24, theory_P_max=100.0, sample_L=32, seeds=2,
                   sample_factors=(0.3, 1.0, 3.0), mala_burn=100, mala_steps=100, mala_thin=5, n_test=200,
                   langevin_factors=(0.3,), langevin_chains=1, langevin_steps=100, langevin_burn=50, adam_n_P=4,
                   adam_steps=150, adam_record_every=15, landscape_factors=(0.9, 1.0, 1.15)),
     "quick": dict(seeds=3),
     "paper": dict(theory_Ls=(32, 64, 128, 256, 512, 1024, 2048), theory_n_P=200,
-                  variant_Ls=(32, 64, 128, 256, 512, 1024), seeds=8, mala_burn=20000,
+                  variant_Ls=(32, 64, 128, 256, 512, 1024), variant_rows_max_L=256, fe_Ls=(32, 64, 128), fe_seeds=6, fe_windows=50,
+                  fe_burn=1000, fe_steps=4000, fe_factors=(0.96, 0.98, 1.0, 1.02, 1.04), seeds=8, mala_burn=20000,
                   mala_steps=50000, mala_thin=100, n_test=10000, langevin_steps=70000, langevin_burn=20000,
                   langevin_chains=4, langevin_factors=(0.3, 0.6, 0.9, 1.0, 1.1, 1.5, 3.0), adam_n_P=41,
                   adam_steps=20000, adam_lr=0.001, adam_record_every=200,

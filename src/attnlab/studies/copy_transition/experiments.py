@@ -20,6 +20,7 @@ from ... import rng
 from ...study import Experiments, Tables
 from . import theory as th
 from .data import one_hot, sample_tokens, statistics
+from .free_energy import restrained_mala
 from .models import CopyHeads
 from .posterior import Geometry, ReducedPosterior
 from .train import adam, langevin, mala
@@ -117,17 +118,19 @@ def run_theory(config, params) -> Tables:
 @EXPERIMENTS.register("theory_variants")
 def run_theory_variants(config, params) -> Tables:
     """Softmax P* and window at one L under each boundary and ansatz (the causal mask in the theory, the
-    shift-invariant ansatz), whatever the run's own boundary/ansatz.  Table `theory_variants`."""
+    shift-invariant ansatz; the per-row ansatz under the causal mask up to variant_rows_max_L), whatever the
+    run's own boundary/ansatz.  Table `theory_variants`."""
     L = params["L"]
     rows = []
-    for boundary in ("cyclic", "causal"):
-        for ansatz in ("one_parameter", "shift_invariant"):
-            h = th.Hyper(V=config.V, L=L, kappa=config.kappa, sigma_w2=config.sigma_w2, sigma_a2=config.sigma_a2,
-                         boundary=boundary, ansatz=ansatz)
-            ref = th.reference_points(h, "softmax", config.theory_P_min, config.theory_P_max, config.theory_n_P)
-            rows.append(dict(L=L, boundary=boundary, ansatz=ansatz, **ref,
-                             has_window=float(math.isfinite(ref["P_spinodal_low"])
-                                              and math.isfinite(ref["P_spinodal_high"]))))
+    combos = [(b, a) for b in ("cyclic", "causal") for a in ("one_parameter", "shift_invariant")]
+    if L <= config.variant_rows_max_L:
+        combos.append(("causal", "per_row"))
+    for boundary, ansatz in combos:
+        h = th.Hyper(V=config.V, L=L, kappa=config.kappa, sigma_w2=config.sigma_w2, sigma_a2=config.sigma_a2,
+                     boundary=boundary, ansatz=ansatz)
+        ref = th.reference_points(h, "softmax", config.theory_P_min, config.theory_P_max, config.theory_n_P)
+        rows.append(dict(L=L, boundary=boundary, ansatz=ansatz, **ref,
+                         has_window=float(math.isfinite(ref["P_spinodal_low"]) and math.isfinite(ref["P_spinodal_high"]))))
     return {"theory_variants": pd.DataFrame(rows)}
 
 
@@ -260,3 +263,37 @@ def run_adam(config, params) -> Tables:
          "m_sd", "n_samples", "accept", "split_rhat"]]
     traces = df[["method", "attention", "init", "L", "P", "seed", "step", "m", "residual", "test_mse", "loss"]]
     return {"sampling": sampling.reset_index(drop=True), "traces": traces.reset_index(drop=True)}
+
+
+# ---- equilibrium P* from sampling (umbrella integration along the gap) ---------------------------------------
+def free_energy_plan(config, L: int) -> tuple[list[int], np.ndarray, float]:
+    """(P values, window centers g_j, spring constant k) of the umbrella integration at L: P = factor * P*
+    (theory), windows from -0.3 to 1.5 a_copy + 0.5 (a_copy: the theory's copy minimum at P*), k = fe_k L^2
+    (the prior's curvature in G is ~ L^2)."""
+    h = hyper(config, L)
+    ref = reference_P(config, "softmax", L)
+    mins = th.softmax_minima(ref, h)
+    a_copy = mins[-1][0]
+    Ps = sorted({max(1, int(round(f * ref))) for f in config.fe_factors})
+    centers = np.linspace(-0.3, 1.5 * a_copy + 0.5, config.fe_windows)
+    return Ps, centers, config.fe_k * L**2
+
+
+@EXPERIMENTS.register("free_energy")
+def run_free_energy(config, params) -> Tables:
+    """Restrained MALA in every window, at every P of the plan, on one nested data set (seed): table
+    `free_energy_windows` (L, seed, P, center, k, G_mean, G_se, accept)."""
+    L, seed = params["L"], params["seed"]
+    V, dev = config.V, config.device
+    geo = Geometry(L, config.boundary, dev)
+    Ps, centers, k = free_energy_plan(config, L)
+    tok = tokens(config, max(Ps), L, "fe-data", L, seed)                 # nested: the first P sequences
+    C = torch.stack([statistics(tok[:P], V, device=dev) for P in Ps])
+    n = torch.tensor([[P * geo.n_rows] for P in Ps], dtype=C.dtype, device=dev)
+    post = ReducedPosterior(C, n, "softmax", geo, V, config.kappa, config.sigma_w2, config.sigma_a2)
+    cent = torch.tensor(np.tile(centers, (len(Ps), 1)), dtype=C.dtype, device=dev)
+    gen = rng.torch_generator(config.seed, "fe-mala", L, seed, device=dev)
+    G, se, acc = restrained_mala(post, cent, k, config.fe_burn, config.fe_steps, gen)
+    rows = [dict(L=L, seed=seed, P=P, center=float(c), k=k, G_mean=float(G[i, j]), G_se=float(se[i, j]),
+                 accept=float(acc[i, j])) for i, P in enumerate(Ps) for j, c in enumerate(centers)]
+    return {"free_energy_windows": pd.DataFrame(rows)}

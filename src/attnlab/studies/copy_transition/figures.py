@@ -197,9 +197,44 @@ def fig_variants(tables, config, outdir) -> Figure | None:
                         "copy-transition (table theory_variants).")
 
 
+def fig_free_energy(tables, config, outdir) -> Figure | None:
+    d, p = _get(tables, "free_energy"), _get(tables, "pstar_sampling")
+    if d.empty or p.empty:
+        return None
+    Ls = sorted(d.L.unique())
+    fig, axes = plt.subplots(1, len(Ls), figsize=(5 * len(Ls), 4), squeeze=False)
+    for ax, L in zip(axes[0], Ls):
+        g = d[d.L == L]
+        for k, (seed, gs) in enumerate(g.groupby("seed")):
+            gs = gs.sort_values("P")
+            ax.plot(gs.P, gs.dF, "o-", color=f"C{k}", ms=4, label=f"data set {seed}")
+        r = p[p.L == L]
+        if len(r):
+            r = r.iloc[0]
+            ax.axvline(r.P_star_theory, color="k", ls="--", lw=1, label=f"theory P* = {r.P_star_theory:.1f}")
+            if np.isfinite(r.P_star_sampled):
+                ax.axvspan(r.low, r.high, color="C3", alpha=0.2,
+                           label=f"sampled P* = {r.P_star_sampled:.1f} [{r.low:.1f}, {r.high:.1f}]")
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_xlabel("P (training sequences)")
+        ax.set_ylabel("F_copy - F_uniform (nats)")
+        ax.set_title(f"softmax, L = {L}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    name = "pstar_sampling.png"
+    fig.savefig(outdir / name, dpi=110)
+    plt.close(fig)
+    return Figure(name, "Equilibrium transition from sampling: free-energy difference between the copy and the "
+                        "uniform basin (umbrella integration of the reduced posterior along the copy-logit gap) "
+                        "against P for each nested data set; shaded: the sampled P* (mean +- Z se over data sets, "
+                        "99 %); dashed: the theory's Maxwell point. Command: attnlab run copy-transition (tables "
+                        "free_energy, pstar_sampling).")
+
+
 def make_figures(tables, config, outdir: Path) -> list[Figure]:
     outdir.mkdir(parents=True, exist_ok=True)
     figs = [fig_landscape(tables, config, outdir, "softmax"), fig_landscape(tables, config, outdir, "linear"),
             fig_order(tables, config, outdir, "softmax"), fig_order(tables, config, outdir, "linear"),
-            fig_scaling(tables, config, outdir), fig_adam(tables, config, outdir), fig_variants(tables, config, outdir)]
+            fig_scaling(tables, config, outdir), fig_adam(tables, config, outdir), fig_variants(tables, config, outdir),
+            fig_free_energy(tables, config, outdir)]
     return [f for f in figs if f is not None]

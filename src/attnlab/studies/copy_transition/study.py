@@ -18,7 +18,7 @@ TABLES_DOC = {
                     "- the global minimizer of the ansatz action on a log grid of P",
     "linear_onset": "L, P, P_minus_Pc, a - the linear minimizer just above P_c, for the exponent fit",
     "landscape": "attention, L, P, P_over_ref, a, F (F - min F; linear: profile over b2) - around P* / P_c",
-    "theory_variants": "L, boundary (cyclic | causal), ansatz (one_parameter | shift_invariant), P_star, "
+    "theory_variants": "L, boundary (cyclic | causal), ansatz (one_parameter | shift_invariant | per_row), P_star, "
                        "P_spinodal_low, P_spinodal_high, P_cross, has_window - softmax theory under each variant",
     "sampling": "method (mala, langevin, adam), init (uniform, copy), attention, L, P, seed, m, q, residual, "
                 "logit_gap, test_mse, m_sd, n_samples, accept, split_rhat, m_theory, residual_theory, "
@@ -27,6 +27,12 @@ TABLES_DOC = {
                 "theory's global minimizer at that P; barrier_*: F(saddle) - F(minimum) in nats inside the window)",
     "traces": "method, attention, init, L, P, seed, step, m, residual, test_mse, loss (Adam train MSE per "
               "target; NaN for samplers) - per recorded step",
+    "free_energy_windows": "L, seed, P, center, k, G_mean, G_se, accept - restrained MALA per umbrella window "
+                           "(gap G = mean copy logit - mean other logit; restraint k/2 (G - center)^2)",
+    "free_energy": "L, seed, P, P_over_theory, dF (F_copy - F_uniform, nats), G_top, barrier (profile maximum - "
+                   "uniform minimum) - per nested data set and P, from umbrella integration",
+    "pstar_sampling": "L, P_star_theory, P_star_sampled (mean over data sets of the root of the line dF(P)), se, "
+                      "low, high (mean +- Z se, 99 %), n_seeds, rel_diff",
     "sampling_summary": "method, attention, L, P, init, n, m, m_se, residual, residual_se, m_theory, residual_theory, "
                         "barrier_uniform, barrier_copy, P_over_ref - mean and standard error over chains / seeds",
     "hysteresis": "L, P, P_over_ref, d (copy - uniform start in <m>), se, inside (1 = in the theory's window), "
@@ -45,7 +51,9 @@ TABLES_DOC = {
     "precursor": "source (theory, mala), attention, L, P, R, R_se - softmax: rise of m below P* as a fraction of "
                  "the jump; linear: m at the half-done crossover as a fraction of m at m^2/q = 0.9",
     "variant_summary": "L, P_star, P_star_shift_invariant, rel_diff, causal_has_window, causal_P_star, "
-                       "causal_P_cross, causal_window_low, causal_window_high, causal_si_has_window",
+                       "causal_P_cross, causal_window_low, causal_window_high, causal_si_has_window, "
+                       "causal_rows_has_window, causal_rows_P_star, causal_rows_P_cross (per-row ansatz; NaN above "
+                       "variant_rows_max_L)",
 }
 
 
@@ -74,6 +82,10 @@ class CopyTransitionStudy(Study):
         for att in config.attentions:
             for part in (0, 1):
                 out.append(Task.of("mala", f"mala-{att}-part{part}", attention=att, part=part))
+        if "softmax" in config.attentions:
+            for L in sorted(set(config.fe_Ls), reverse=True):
+                for s in range(config.fe_seeds):
+                    out.append(Task.of("free_energy", f"free-energy-L{L}-s{s}", L=L, seed=s))
         for att in config.attentions:
             out.append(Task.of("langevin", f"langevin-{att}", attention=att))
             out.append(Task.of("adam", f"adam-{att}", attention=att))

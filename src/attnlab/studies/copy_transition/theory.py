@@ -139,6 +139,8 @@ def a_bound(P, h: Hyper) -> float:
 def softmax_minima(P: float, h: Hyper, n_grid: int = 4001) -> list[tuple[float, float]]:
     """Local minima [(a, F)] of F(a; P), sorted by a: grid search then bounded refinement."""
     hi = a_bound(P, h)
+    if h.boundary == "causal":   # one key group per row: a coarser grid (the minima are refined below anyway)
+        n_grid = min(n_grid, 1001)
     a = np.linspace(0.0, hi, n_grid)
     F = softmax_action(P, a, h)
     idx = np.where((F[1:-1] < F[:-2]) & (F[1:-1] <= F[2:]))[0] + 1
@@ -177,6 +179,8 @@ def locate_softmax(h: Hyper, P_grid: np.ndarray) -> dict:
 
     Returns dict: rows (list of per-P dicts: P, a, m, q, residual, n_minima, F), P_star, P_spinodal_low,
     P_spinodal_high, and at P*: a_low, a_high, m_low, m_high, residual_low, residual_high."""
+    if h.ansatz == "per_row":
+        return locate_softmax_rows(h, P_grid)
     rows = []
     counts = []
     P_grid = _refine_at_jump(h, np.asarray(P_grid, dtype=float))
@@ -245,6 +249,8 @@ def softmax_barriers(P: float, h: Hyper) -> tuple[float, float]:
     """Barrier heights (nats) of F(a; P) along the ansatz path inside the coexistence window: (F(saddle) -
     F(uniform minimum), F(saddle) - F(copy minimum)); (nan, nan) with a single minimum.  A lower bound on
     the time scale exp(barrier) of a chain's escape, up to the path's entropy.  [reconstruction]"""
+    if h.ansatz == "per_row":   # no one-dimensional path: not defined
+        return math.nan, math.nan
     mins = softmax_minima(P, h)
     if len(mins) < 2:
         return math.nan, math.nan
@@ -439,7 +445,12 @@ def linear_map_onset(h: Hyper) -> float:
 
 def global_minimum(P: float, h: Hyper, attention: str) -> dict:
     """Global minimizer's a, m, q, residual (and the number of local minima) at one P."""
-    if attention == "softmax":
+    if attention == "softmax" and h.ansatz == "per_row":
+        mins = rows_minima(P, h)
+        a_vec, _ = min(mins, key=lambda t: t[1])
+        m, q = rows_order_params(a_vec, h)
+        a, n_min = float(a_vec.mean()), len(mins)
+    elif attention == "softmax":
         mins = softmax_minima(P, h)
         a, _ = min(mins, key=lambda t: t[1])
         m, q = softmax_order_params(a, h)
@@ -461,3 +472,95 @@ def landscape(P: float, h: Hyper, attention: str, n_a: int = 241) -> tuple[np.nd
         a = np.linspace(-hi, hi, n_a)
         F, _ = linear_profile(P, a, h)
     return a, F - F.min()
+
+
+# ---- per-row softmax ansatz (mask-aware: each target row its own copy gap a_t) ----------------------------------
+def rows_action_and_grad(P: float, a: np.ndarray, h: Hyper) -> tuple[float, np.ndarray]:
+    """F(a_1..a_R; P) = sum_t L a_t^2/(2 sigma_a2) + E_data(m, q) + E_Occam(m, q), m and q the row averages of
+    p_t = 1/(1 + (k_t - 1) e^{-a_t}) and p_t^2 + (1 - p_t)^2/(k_t - 1) (r = rho = 1), and its gradient.
+    Under a causal mask the rows differ (k_t = t + 1 keys), so one common a is not the best logit pattern.
+    [reconstruction]"""
+    k = h.keys
+    p = 1.0 / (1.0 + (k - 1) * np.exp(-np.clip(a, -50.0, 50.0)))
+    qr = p**2 + (1 - p) ** 2 / (k - 1)
+    R = len(k)
+    m, q = p.mean(), qr.mean()
+    e_data, e_occam = energy_terms(P, m, q, 1.0, 1.0, h)
+    E_m, E_q, _, _ = _energy_grads(P, m, q, 1.0, 1.0, h)
+    dp = p * (1 - p)
+    grad = h.L * a / h.sigma_a2 + (E_m * dp + E_q * (2 * p - 2 * (1 - p) / (k - 1)) * dp) / R
+    return float(h.L * (a**2).sum() / (2 * h.sigma_a2) + e_data + e_occam), grad
+
+
+def _rows_descend(P: float, a: np.ndarray, h: Hyper, box: float = 0.3, max_boxes: int = 200) -> tuple[np.ndarray, float]:
+    """Local minimum of the per-row action reached from `a` without leaving its basin: L-BFGS-B inside a box
+    of half-width `box` around the current point, re-centred until the minimum lies inside the box."""
+    f = lambda x: rows_action_and_grad(P, x, h)  # noqa: E731
+    for _ in range(max_boxes):
+        bounds = list(zip(a - box, a + box))
+        res = optimize.minimize(f, a, jac=True, method="L-BFGS-B", bounds=bounds,
+                                options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 2000})
+        at_edge = np.any(np.abs(res.x - a) > box * (1 - 1e-6))
+        a = res.x
+        if not at_edge:
+            break
+    return a, float(res.fun)
+
+
+def rows_minima(P: float, h: Hyper) -> list[tuple[np.ndarray, float]]:
+    """Local minima [(a_vec, F)] of the per-row action reached from the uniform start (a = 0) and the copy
+    start (a_t = ln(k_t - 1) + 3), sorted by m; one entry when both starts reach the same minimum."""
+    out = [_rows_descend(P, a0, h) for a0 in (np.zeros(h.n_rows), np.log(np.maximum(h.keys - 1, 1.0)) + 3.0)]
+    m = [rows_order_params(a, h)[0] for a, _ in out]
+    if abs(m[0] - m[1]) < 1e-6:
+        return [min(out, key=lambda t: t[1])]
+    return [out[i] for i in np.argsort(m)]
+
+
+def rows_order_params(a: np.ndarray, h: Hyper) -> tuple[float, float]:
+    k = h.keys
+    p = 1.0 / (1.0 + (k - 1) * np.exp(-a))
+    return float(p.mean()), float((p**2 + (1 - p) ** 2 / (k - 1)).mean())
+
+
+def locate_softmax_rows(h: Hyper, P_grid: np.ndarray) -> dict:
+    """locate_softmax for the per-row ansatz: global minimizer per P (a = mean of a_t), two minima (uniform and
+    copy start) distinct = inside the window, spinodals by bisection, P* where the two F are equal."""
+    rows, counts = [], []
+    for P in np.asarray(P_grid, float):
+        mins = rows_minima(P, h)
+        a, F = min(mins, key=lambda t: t[1])
+        m, q = rows_order_params(a, h)
+        rows.append(dict(P=float(P), a=float(a.mean()), m=m, q=q, residual=1 - m**2 / q, n_minima=len(mins), F=F))
+        counts.append(len(mins))
+    counts = np.array(counts)
+    out = dict(rows=rows, P_star=math.nan, P_spinodal_low=math.nan, P_spinodal_high=math.nan,
+               P_cross=steepest_rise([r["P"] for r in rows], [r["m"] for r in rows]))
+    two = np.where(counts >= 2)[0]
+    if two.size == 0:
+        return out
+    P_grid = np.asarray(P_grid, float)
+    count = lambda P: len(rows_minima(P, h))  # noqa: E731
+    i0, i1 = two[0], two[-1]
+    out["P_spinodal_low"] = (_bisect_count(lambda P: 1 if count(P) < 2 else 2, P_grid[i0 - 1], P_grid[i0], 1)
+                             if i0 > 0 else math.nan)
+    out["P_spinodal_high"] = (_bisect_count(count, P_grid[i1], P_grid[i1 + 1], 2) if i1 + 1 < len(P_grid)
+                              else math.nan)
+
+    def dF(lp):
+        mins = rows_minima(math.exp(lp), h)
+        return mins[-1][1] - mins[0][1] if len(mins) == 2 else (-1.0 if math.exp(lp) > P_grid[i1] else 1.0)
+    try:
+        P_star = math.exp(optimize.brentq(dF, math.log(out["P_spinodal_low"] * (1 + 1e-6)
+                                                       if math.isfinite(out["P_spinodal_low"]) else P_grid[i0]),
+                                          math.log(out["P_spinodal_high"] * (1 - 1e-6)
+                                                   if math.isfinite(out["P_spinodal_high"]) else P_grid[i1]),
+                                          xtol=1e-10))
+    except ValueError:
+        return out
+    out["P_star"] = P_star
+    mins = rows_minima(P_star, h)
+    for tag, (a_, _) in (("low", mins[0]), ("high", mins[-1])):
+        m, q = rows_order_params(a_, h)
+        out[f"a_{tag}"], out[f"m_{tag}"], out[f"residual_{tag}"] = float(a_.mean()), m, 1 - m**2 / q
+    return out
