@@ -350,8 +350,11 @@ def test_claim_plateau_pass_and_fail():
                 risk = np.where(np.arange(80) < t, 1.0, 0.3)
                 frames.append(_dyn("plateau", {s: _ramp(t, 80)}, D=D, risk=risk))
         return {"dynamics": pd.concat(frames, ignore_index=True)}
-    assert C.check_plateau(_final(table(4.0)), cfg).passed is True
-    assert C.check_plateau(_final(table(0.0)), cfg).passed is False
+    assert C.check_plateau_log_D(_final(table(4.0)), cfg).passed is True
+    assert C.check_plateau_log_D(_final(table(0.0)), cfg).passed is False
+    assert C.check_plateau(_final(table(0.0)), cfg).passed is True          # plateau then both modes
+    one_sign = {"dynamics": _final(table(4.0))["dynamics"].assign(value=lambda d: d["value"].abs())}
+    assert C.check_plateau(_final(one_sign), cfg).passed is False           # every head in one mode
 
 
 def test_claim_variance_order_pass_and_fail():
@@ -525,7 +528,7 @@ def test_claim_excursion_pass_and_fail():
 def test_every_claim_id_present():
     ids = {c.id for c in STUDY.claims()}
     assert ids == {"bayes_softmax_is_bayes_optimal", "softmax_error_floor", "softmax1_reduces_irrelevant_head_noise",
-                   "unspecialized_plateau_then_staged_specialization", "specialization_order_follows_variance",
+                   "unspecialized_plateau_then_staged_specialization", "plateau_length_grows_like_log_D", "specialization_order_follows_variance",
                    "even_split_between_flipped_modes", "uneven_split_rearranges_through_excursion", "ode_matches_sgd",
                    "pruning_costs_little_for_softmax1_and_bayes_softmax", "trained_bayes_softmax_reaches_bayes_risk",
                    "activation_ordering_after_training"}

@@ -34,7 +34,7 @@ def test_smoke_run(tmp_path, one_thread):
     for t in ("exits", "split_counts", "split_events", "pruning_summary"):   # the analysis tables
         assert (out / "tables" / f"{t}.parquet").exists()
     claims = json.loads((out / "claims.json").read_text())
-    assert len(claims) == 11
+    assert len(claims) == 12
     for c in claims:
         assert c["status"] in ("pass", "fail", "undecided"), c
         if c["status"] == "undecided":
