@@ -23,7 +23,7 @@ from .config import SpecializationConfig
 from .data import Prior
 from .models import attention
 from .theory import (FieldSampler, aligned_errors, bayes_softmax_construction, drift, fit_aligned, growth_rate,
-                     integrate_ode, mirrored, mirrored_each, posterior_mean, project_out, risk, student_fields)
+                     integrate_ode, mirrored, mirrored_each, posterior_mean, project_out, risk)
 from .train import SGDSetup, init_weights, order_parameters, run_sgd
 
 # ---- priors of the experiments -------------------------------------------------------------------------
