@@ -34,7 +34,10 @@ MEASURE = """() => {
     if (el.closest('.scroll') || el.closest('details:not([open])')) continue;
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
-    if (r.right > W + 1 || r.left < -1) bad.push(`${el.tagName}.${el.className}: ${(el.textContent || '').slice(0, 50)}`);
+    const spills = el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0 &&
+                   getComputedStyle(el).overflowX === 'visible' && !['HTML', 'BODY'].includes(el.tagName);
+    if (r.right > W + 1 || r.left < -1 || spills)
+      bad.push(`${el.tagName}.${el.className}: ${(el.textContent || '').slice(0, 50)}`);
   }
   for (const b of document.querySelectorAll('td .j, td .v')) {
     const cell = b.closest('td').getBoundingClientRect(), r = b.getBoundingClientRect();
@@ -65,6 +68,10 @@ def test_report_opens_in_chromium_at_two_widths(tmp_path, fixture_registry, monk
     claims = json.loads((out / "rfx-alpha" / "claims.json").read_text())   # long named values and sentences
     claims[0]["value"] = {f"model=SmolLM2-135M, L={L}": 0.8 + L / 1e4 for L in (32, 64, 128, 256, 512, 1024)}
     claims[1]["threshold"] = "critical N grows about in proportion to L: log-log slope in [0.75, 1.25] " * 2
+    claims[1]["id"] = "entropy_above_log_n_" + "and_a_very_long_unbreakable_claim_identifier_" * 2   # in the prose too
+    figs = json.loads((out / "rfx-alpha" / "figures" / "figures.json").read_text())
+    figs[0]["caption"] += " " + "x" * 120                                  # an unbreakable token in a caption
+    (out / "rfx-alpha" / "figures" / "figures.json").write_text(json.dumps(figs))
     (out / "rfx-alpha" / "claims.json").write_text(json.dumps(claims))
     url = write_report(out).resolve().as_uri()
     requests: list[str] = []
