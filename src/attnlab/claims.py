@@ -126,20 +126,20 @@ def format_table(results: list[dict], study: str | None = None) -> str:
 
 
 def markdown_table(results: list[dict]) -> str:
-    rows = ["| claim | source | verdict | value | threshold | detail |", "|---|---|---|---|---|---|"]
+    rows = ["| claim | kind | source | verdict | value | threshold | detail |", "|---|---|---|---|---|---|---|"]
     for r in results:
         detail = str(r["detail"]).replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| `{r['id']}` | {r['source']} | {r['status']} | {_short(r['value'])} | "
+        rows.append(f"| `{r['id']}` | {r.get('kind', 'finding')} | {r['source']} | {r['status']} | {_short(r['value'])} | "
                     f"{_short(r['threshold'])} | {detail[:300]} |")
     return "\n".join(rows)
 
 
 def _short(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_short(x) for x in v[:6]) + (", ..." if len(v) > 6 else "") + "]"
-    return str(v)
+    """A claim value or threshold as a person reads it: named parts with 3 significant digits, never a bare
+    list or dict (``T=16: 17.8, T=64: 8.35``); see :func:`attnlab.report.values.value_text`."""
+    from .report.values import value_text
+
+    return value_text(v)
 
 
 # ---- statistics helpers used by claim checks ---------------------------------------------------------
