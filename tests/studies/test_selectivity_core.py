@@ -282,3 +282,27 @@ def test_runtime_registered_normalization_runs_without_study_code():
         assert cfg.normalizers == ("softmax_half", "bayes_softmax")
     finally:
         normalizations.unregister("softmax_half")
+
+
+def test_critical_grid_is_the_same_at_every_L_and_finer_near_L():
+    from attnlab.studies.selectivity.realmodel import critical_grid
+
+    g256, g1024 = critical_grid(256, 4), critical_grid(1024, 4)
+    assert [n for n in g256 if n < 0.75 * 256] == [n for n in g1024 if n < 0.75 * 256]   # no fraction of L
+    assert max(g256) == 255 and max(g1024) == 1023 and min(g1024) == 1
+    near = [1024 - n for n in g1024 if n >= 0.75 * 1024]
+    assert {1, 2, 3, 4, 6, 8, 11, 16} <= set(near)                  # L - N on its own geometric grid
+
+
+def test_reading_A_main_term_and_monte_carlo():
+    alpha, X, valid, _ = _case(seed=5, causal=True)
+    N = 3
+    o = (alpha * valid) @ X
+    n = valid.sum(-1).to(alpha.dtype)
+    ref = (1 - 2 * N / n).abs() * o.norm(dim=-1)
+    assert torch.allclose(M.main_term_A(alpha, X, valid, N), ref.expand_as(alpha[..., 0]))
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    both = M.mc_distance(alpha, X, valid, N, 64, g1, both=True)
+    assert torch.allclose(both["B"], M.mc_distance(alpha, X, valid, N, 64, g2))   # same subsets as reading B
+    # reading A of one random set is ||o - 2 s|| <= ||o|| + 2 ||s||: its mean stays within that envelope
+    assert bool((both["A"] <= 3 * X.norm(dim=-1).max() + 1e-9).all())
