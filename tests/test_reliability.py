@@ -244,12 +244,16 @@ def test_a_task_that_does_not_read_back_is_set_aside_and_recomputed(sleepy, tmp_
 def test_config_json_is_not_rewritten_when_a_run_does_not_start(sleepy, tmp_path):
     out = tmp_path / "run"
     _serial(sleepy, out)
+    parquet = out / "tasks" / "t1-s0" / "values.parquet"
+    parquet.write_bytes(parquet.read_bytes()[:40])
     before = (out / "config.json").read_bytes()
     with pytest.raises(UserError):
         _serial(sleepy, out, overrides={"scale": 3.0})  # another config: refused
-    with pytest.raises(UserError):
-        _serial(sleepy, out, overrides={"mem_bytes": 1e18})  # refused by the preflight
+    with pytest.raises(UserError, match="--address"):  # found only after config.json was rewritten, before
+        run_study(sleepy, preset="smoke", out=out, executor="dask", address="127.0.0.1:1", progress=False,
+                  quiet=True)
     assert (out / "config.json").read_bytes() == before
+    assert sorted(p.name for p in (out / "tasks").iterdir()) == ["t0-s0", "t1-s0", "t2-s0"]  # nothing moved yet
 
 
 # ---- 5. a lock on a run directory (issue 16 item 4) ------------------------------------------------------
