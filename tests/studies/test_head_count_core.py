@@ -232,3 +232,21 @@ def test_width_mode_fixed_is_total():
     cfg = build_config(HeadCountConfig, PRESETS, "quick", {"width_mode": "fixed"})
     assert cfg.width_mode == "total"
     assert {p["n"] for p in tasks.training_points(cfg) if p["experiment"] == "main" and p["h"] == 3} == {11}
+
+
+def test_estimate_refuses_a_data_set_beyond_the_machine():
+    """n_train = 1e9 at T = 64 needs terabytes: the preflight refuses it naming n_train (exit 2, nothing
+    written), while the presets fit."""
+    import pytest
+
+    from attnlab.config import build_config
+    from attnlab.errors import ConfigError
+    from attnlab.preflight import check_resources
+    from attnlab.studies import get_study
+
+    study = get_study("head-count")
+    for preset in ("smoke", "quick", "paper"):
+        check_resources(study, build_config(study.config_cls, study.presets, preset), memory=8 * 2 ** 30)
+    big = build_config(study.config_cls, study.presets, "smoke", {"n_train": 10 ** 9})
+    with pytest.raises(ConfigError, match="n_train"):
+        check_resources(study, big, memory=24 * 2 ** 30)

@@ -66,6 +66,19 @@ class HeadCountStudy(Study):
     def finalize(self, config: HeadCountConfig, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         return analyse(config, tables)
 
+    def estimate(self, config: HeadCountConfig) -> tuple[float, float, str]:
+        """(bytes, tokens, field): the largest task holds its data set as float64 draws and float32 tensors,
+        x (n_train + n_val, T, d) and y, plus a few copies of that size while training (predictions,
+        shuffled batches): about 4 * (n_train + n_val) * T_max * d * 8 bytes; the work is the tokens seen in
+        training, sum over runs of epochs * n_train * T.  The field named is ``n_train``."""
+        from .experiments import training_points
+
+        pts = training_points(config)
+        t_max = max([p["T"] for p in pts] + [max(config.grid_Ts)])
+        nbytes = 4.0 * (config.n_train + config.n_val) * t_max * config.d * 8
+        tokens = float(sum(config.epochs * config.n_train * p["T"] for p in pts))
+        return nbytes, tokens, "n_train"
+
     def claims(self):
         return list(CLAIMS)
 
