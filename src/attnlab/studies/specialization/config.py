@@ -148,5 +148,5 @@ PRESETS = {
                   ode_D=1000, ode_seeds=4, ode_samples=20000, ode_dt=0.05, D=500, variance_horizon=800.0,
                   variance_nu=9.0, variance_ode_seeds=2, variance_ode_horizon=1000.0, variance_ode_dt=0.5,
                   stability_samples=200000,
-                  split_horizon=300.0, train_H=6, train_horizon=300.0, eval_samples=50000),
+                  split_horizon=600.0, train_H=6, train_horizon=300.0, eval_samples=50000),
 }
