@@ -259,12 +259,9 @@ class Tables(Mapping):
             path = self._folder / f"{name}.parquet"
             if not path.is_file():
                 raise KeyError(f"no table {name!r} in {self._folder} (tables: {', '.join(self._names()) or 'none'})")
-            import pandas as pd
+            from .store import read_table
 
-            try:
-                self._cache[name] = pd.read_parquet(path)
-            except Exception as e:  # noqa: BLE001
-                raise UserError(f"{path}: unreadable or corrupt ({e})") from None
+            self._cache[name] = read_table(path)
         return self._cache[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -458,7 +455,9 @@ class Results:
 
         path = self.dir / "ledger.parquet"
         if path.is_file():
-            return pd.read_parquet(path)
+            from .store import read_table
+
+            return read_table(path, "ledger")
         if self.kind == "reproduce":
             parts = [r.ledger for r in self.runs.values()]
             parts = [p for p in parts if p is not None]

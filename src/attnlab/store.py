@@ -98,6 +98,21 @@ def read_json(path: Path, what: str | None = None) -> Any:
 
 
 # ---- the run directory -----------------------------------------------------------------------------------
+def read_table(path: Path, what: str = "table") -> pd.DataFrame:
+    """Read one Parquet table of a run directory (the one table reader of the lab: runner, report, API and
+    ledger); an unreadable or corrupt file raises UserError naming it and ``what`` it holds."""
+    try:
+        return pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - any parse failure is a corrupt file
+        raise UserError(f"{path}: unreadable {what}: {type(e).__name__}: {e}") from None
+
+
+def read_tables_dir(folder: Path) -> dict[str, pd.DataFrame]:
+    """name -> DataFrame of every ``*.parquet`` in ``folder`` (empty when the folder is absent)."""
+    folder = Path(folder)
+    return {p.stem: read_table(p) for p in sorted(folder.glob("*.parquet"))} if folder.is_dir() else {}
+
+
 class RunStore:
     """One run directory. ``check(meta)`` validates without writing; ``open(meta)`` creates or resumes."""
 
@@ -319,13 +334,7 @@ class RunStore:
     def read_tables(self) -> dict[str, pd.DataFrame]:
         if not self.tables_dir.exists():
             raise UserError(f"{self.root}: no tables/ (the run has not finished)")
-        out = {}
-        for p in sorted(self.tables_dir.glob("*.parquet")):
-            try:
-                out[p.stem] = pd.read_parquet(p)
-            except Exception as e:  # noqa: BLE001
-                raise UserError(f"{p}: unreadable or corrupt ({e})") from None
-        return out
+        return read_tables_dir(self.tables_dir)
 
 
 REPRODUCE = "reproduce.json"

@@ -2,7 +2,6 @@
 the tables) for a run dir, a reproduce dir or a folder of run dirs such as results/paper."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -47,21 +46,16 @@ def record(study, tables: Mapping[str, pd.DataFrame], claims: Iterable[Mapping],
 
 # ---- reading the ledger of a directory -----------------------------------------------------------------------
 def read_run_tables(run_dir: Path) -> dict[str, pd.DataFrame]:
-    tdir = Path(run_dir) / "tables"
-    out = {}
-    for p in sorted(tdir.glob("*.parquet")) if tdir.is_dir() else []:
-        try:
-            out[p.stem] = pd.read_parquet(p)
-        except Exception as e:  # noqa: BLE001
-            raise UserError(f"{p}: unreadable table: {type(e).__name__}: {e}") from None
-    return out
+    """The final tables of a run directory (read through :mod:`attnlab.store`)."""
+    from ..store import read_tables_dir
+
+    return read_tables_dir(Path(run_dir) / "tables")
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{path}: missing or corrupt: {e}") from None
+    from ..store import read_json
+
+    return read_json(path)
 
 
 def run_ledger(run_dir: Path, recompute: bool = False) -> pd.DataFrame:
@@ -70,10 +64,9 @@ def run_ledger(run_dir: Path, recompute: bool = False) -> pd.DataFrame:
     run_dir = Path(run_dir)
     path = run_dir / LEDGER_FILE
     if path.exists() and not recompute:
-        try:
-            return pd.read_parquet(path)
-        except Exception as e:  # noqa: BLE001
-            raise UserError(f"{path}: unreadable ledger: {type(e).__name__}: {e}") from None
+        from ..store import read_table
+
+        return read_table(path, "ledger")
     meta = _read_json(run_dir / "config.json")
     if not isinstance(meta, dict) or not isinstance(meta.get("study"), str):
         raise UserError(f"{run_dir / 'config.json'}: corrupt (expected an object with a 'study' name)")

@@ -137,10 +137,9 @@ def load_run(path: Path) -> Run:
         run.ledger, run.ledger_problem = _ledger(path)
     mpath = path / "tables" / "matrix.parquet"
     if meta["study"] == "matrix" and mpath.exists():
-        try:
-            run.matrix = pd.read_parquet(mpath)
-        except Exception as e:  # noqa: BLE001
-            raise UserError(f"{mpath}: unreadable table: {type(e).__name__}: {e}") from None
+        from ..store import read_table
+
+        run.matrix = read_table(mpath)
     return run
 
 
