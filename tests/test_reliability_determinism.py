@@ -1,20 +1,20 @@
 """Bit-for-bit determinism (issue 16 item 6): every study at the smoke preset, run twice and once resumed
 (half of its tasks set aside after a full run and computed again by a second run), gives the same tables,
-every value exactly. Slow (a few minutes on 2 cores): `pytest -m slow tests/test_reliability_determinism.py`."""
+every value exactly. About two minutes on 2 cores; part of `make test` (issue 16 asks for it there)."""
 import shutil
 
 import pandas as pd
 import pytest
 
 from attnlab.runner import run_study
-from attnlab.store import RunStore
+from attnlab.store import RunStore, read_tables_dir
 
 STUDIES = ["specialization", "copy-transition", "head-count", "gd-heads", "selectivity"]
 TIMING = ("wall_s", "cpu_s", "wall_time_s", "seconds", "elapsed_s", "time_s", "rate")  # measured, not computed
 
 
 def _tables(root):
-    return {p.stem: pd.read_parquet(p) for p in sorted((root / "tables").glob("*.parquet"))}
+    return read_tables_dir(root / "tables")
 
 
 def _drop_timing(df: pd.DataFrame) -> pd.DataFrame:
@@ -27,7 +27,6 @@ def _run(name, out):
     return _tables(out)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", STUDIES)
 def test_two_runs_and_a_resumed_run_give_identical_tables(name, tmp_path):
     try:
