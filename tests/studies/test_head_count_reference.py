@@ -1,62 +1,33 @@
 """head-count reference data (docs/reference-data.md): format, ids, judges, and every row resolvable in our
 tables: a synthetic paper-preset grid (analysis only, no training) holds every row's table, column and
 ``where`` rows; all 25 cells of Table 2 are there with their source cells."""
-import csv
-from importlib import resources
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from attnlab.config import build_config
+from attnlab.ledger import load_reference
+from attnlab.ledger.judge import select
 from attnlab.studies.head_count import STUDY
 from attnlab.studies.head_count import analysis as A
 from attnlab.studies.head_count.config import PRESETS, HeadCountConfig
 from attnlab.studies.head_count.experiments import training_points
 
-COLUMNS = ["id", "quantity", "paper_value", "paper_low", "paper_high", "units", "source", "source_tag", "applies_to",
-           "table", "column", "where", "agg", "judge", "tolerance", "tolerance_reason", "note"]
-JUDGES = {"ratio", "range", "at_least", "at_most", "sign", "qualitative"}
-AGGS = {"mean", "min", "max", "median", "std", "first"}
-
-
 @pytest.fixture(scope="module")
 def rows():
-    text = resources.files("attnlab.studies.head_count").joinpath("reference.csv").read_text(encoding="utf-8")
-    reader = csv.DictReader(text.splitlines())
-    assert reader.fieldnames == COLUMNS
-    return list(reader)
-
-
-def _where(text):
-    return dict(p.split("=", 1) for p in text.split(";") if p)
-
-
-def _select(df, where):
-    m = np.ones(len(df), dtype=bool)
-    for k, v in where.items():
-        col = df[k]
-        try:
-            m &= (pd.to_numeric(col, errors="coerce") == float(v)).to_numpy()
-        except ValueError:
-            m &= (col.astype(str) == v).to_numpy()
-    return df[m]
+    """Parsed and validated by the ledger (columns, unique ids, judges, aggs, source tags, tolerances)."""
+    return load_reference(STUDY)
 
 
 def test_format_ids_judges(rows):
-    ids = [r["id"] for r in rows]
-    assert len(ids) == len(set(ids))
     for r in rows:
-        assert r["judge"] in JUDGES and r["agg"] in AGGS and r["source_tag"] in ("paper", "secondary"), r
-        assert r["source"] and r["quantity"] and r["tolerance_reason"], r
-        if r["judge"] == "ratio":
-            assert float(r["tolerance"]) > 1 and float(r["paper_value"]) > 0, r
-        if r["judge"] == "range":
-            assert float(r["paper_low"]) <= float(r["paper_high"]), r
-        if r["table"] == "claims":
-            assert r["column"] in {c.id for c in STUDY.claims()}, r
+        assert r.tolerance_reason, r.id
+        if r.judge == "ratio":
+            assert r.paper_value > 0, r.id
+        if r.table == "claims":
+            assert r.column in {c.id for c in STUDY.claims()}, r.id
         else:
-            assert r["table"] in STUDY.tables_doc and r["column"] in STUDY.tables_doc[r["table"]], r
+            assert r.table in STUDY.tables_doc and r.column in STUDY.tables_doc[r.table], r.id
 
 
 def test_all_25_cells_of_table2(rows):
@@ -84,14 +55,14 @@ def test_every_row_resolves_at_quick_or_paper(rows):
     T in {8, 32, 128} only at paper)."""
     presets = {name: _fake_tables(name) for name in ("quick", "paper")}
     for r in rows:
-        if r["table"] == "claims":
+        if r.table == "claims":
             continue
         found = []
         for name, tables in presets.items():
-            df = tables[r["table"]]
-            assert r["column"] in df.columns, r
-            found.append(len(_select(df, _where(r["where"]))))
-        assert 1 in found and set(found) <= {0, 1}, (r["id"], found)
+            df = tables[r.table]
+            assert r.column in df.columns, r.id
+            found.append(len(select(r, df)))
+        assert 1 in found and set(found) <= {0, 1}, (r.id, found)
     pvo = presets["paper"]["paper_vs_ours"]
     assert len(pvo) == 25 and np.allclose(pvo["ratio"], pvo["ours_mean"] / pvo["paper_mean"])
     assert len(presets["quick"]["paper_vs_ours"]) == 10

@@ -48,6 +48,17 @@ def _matches(series: pd.Series, value: str) -> np.ndarray:
     return out
 
 
+def select(row: ReferenceRow, df: pd.DataFrame) -> pd.DataFrame | None:
+    """The rows of ``df`` that the reference row's ``where`` selects (None when a ``where`` key is not a
+    column of ``df``)."""
+    mask = np.ones(len(df), dtype=bool)
+    for key, value in row.where:
+        if key not in df.columns:
+            return None
+        mask &= _matches(df[key], value)
+    return df.loc[mask]
+
+
 def measure(row: ReferenceRow, tables: Mapping[str, pd.DataFrame], claims: Iterable[Mapping] = ()) \
         -> tuple[float | None, str]:
     """(ours, reason): our number for the row, or (None, why it is not measured)."""
@@ -68,12 +79,11 @@ def measure(row: ReferenceRow, tables: Mapping[str, pd.DataFrame], claims: Itera
         return None, f"no table {row.table}"
     if row.column not in df.columns:
         return None, f"no column {row.column} in table {row.table}"
-    mask = np.ones(len(df), dtype=bool)
-    for key, value in row.where:
-        if key not in df.columns:
-            return None, f"no column {key} (in where) in table {row.table}"
-        mask &= _matches(df[key], value)
-    sub = df.loc[mask, row.column]
+    rows = select(row, df)
+    if rows is None:
+        absent = next(k for k, _ in row.where if k not in df.columns)
+        return None, f"no column {absent} (in where) in table {row.table}"
+    sub = rows[row.column]
     where = f" where {';'.join(f'{k}={v}' for k, v in row.where)}" if row.where else ""
     if len(sub) == 0:
         return None, f"no rows of table {row.table}{where}"
