@@ -9,8 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
+from ...plotting import save_figure  # noqa: E402
 from ...study import Figure  # noqa: E402
 
 STYLE = {("mala", "uniform"): dict(marker="o", color="C0", label="MALA, uniform start"),
@@ -41,10 +41,7 @@ def fig_landscape(tables, config, outdir, att) -> Figure | None:
     ax.legend(fontsize=7)
     L = int(d.L.iloc[0])
     ax.set_title(f"{att} attention, L = {L}, V = {config.V}")
-    name = f"landscape_{att}.png"
-    fig.tight_layout()
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
+    name = save_figure(fig, outdir, f"landscape_{att}.png")
     cap = ("Softmax action F(a) of the one-parameter ansatz at P around the Maxwell point P*: two minima "
            "(near-uniform and copy) exchange stability." if att == "softmax" else
            "Linear action profile min_b2 F(a, b2) around P_c: one well whose curvature at a = 0 changes sign "
@@ -83,10 +80,7 @@ def fig_order(tables, config, outdir, att) -> Figure | None:
             ax.set_xlim(lo, hi)
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{att} attention, L = {L}, V = {config.V}")
-    fig.tight_layout()
-    name = f"order_{att}.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
+    name = save_figure(fig, outdir, f"order_{att}.png")
     what = ("dashed: P*, shaded: coexistence window" if att == "softmax" else "dashed: P_c")
     return Figure(name, f"{att}: m(P) and residual 1 - m^2/q(P): theory line, reduced-posterior MALA from both "
                         f"starts, full-network Langevin and Adam (mean +- se over chains/seeds; {what})."
@@ -121,10 +115,7 @@ def fig_scaling(tables, config, outdir) -> Figure | None:
     ax.set_xlabel("L ln^2 L")
     ax.set_ylabel("P")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    name = "pstar_scaling.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
+    name = save_figure(fig, outdir, "pstar_scaling.png")
     return Figure(name, "Softmax Maxwell point P* (with the spinodal window) and the linear onset P_c against "
                         "L ln^2 L; dashed: the leading-order P* = kappa L ln^2 L/(4 sigma_a^2). Command: attnlab run "
                         "copy-transition (table transition).")
@@ -157,10 +148,7 @@ def fig_adam(tables, config, outdir) -> Figure | None:
         ax.set_xlabel("Adam step")
     axes[0].legend(fontsize=7)
     fig.suptitle(f"Adam, softmax, L = {L}: emergence just above P* = {r.P_star:.0f}")
-    fig.tight_layout()
-    name = "adam_curves.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
+    name = save_figure(fig, outdir, "adam_curves.png")
     return Figure(name, "Adam training curves m(t) and loss(t) (each seed a line) at P just below and above "
                         "P*; dotted: the theory's global-minimizer m at that P. Command: attnlab run copy-transition "
                         "(table traces).")
@@ -187,10 +175,7 @@ def fig_variants(tables, config, outdir) -> Figure | None:
     ax.set_xlabel("L ln^2 L")
     ax.set_ylabel("P / (L ln^2 L)")
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    name = "theory_variants.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
+    name = save_figure(fig, outdir, "theory_variants.png")
     return Figure(name, "Softmax Maxwell point P*/(L ln^2 L) under the cyclic boundary and the causal mask (row t "
                         "has t+1 keys), for the one-parameter and the shift-invariant ansatz; crosses: no coexistence "
                         "window (a continuous crossover at the steepest rise of m). Command: attnlab run "
@@ -220,10 +205,7 @@ def fig_free_energy(tables, config, outdir) -> Figure | None:
         ax.set_ylabel("F_copy - F_uniform (nats)")
         ax.set_title(f"softmax, L = {L}")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    name = "pstar_sampling.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
+    name = save_figure(fig, outdir, "pstar_sampling.png")
     return Figure(name, "Equilibrium transition from sampling: free-energy difference between the copy and the "
                         "uniform basin (umbrella integration of the reduced posterior along the copy-logit gap) "
                         "against P for each nested data set; shaded: the sampled P* (mean +- Z se over data sets, "
