@@ -95,7 +95,9 @@ def head_outputs(U: torch.Tensor, W: torch.Tensor, X: torch.Tensor, spec: ModelS
     Xt = X.transpose(1, 2)                                               # (n, d, T)
     if spec.readout == "full":
         XW = torch.matmul(X, Wf).reshape(n, T * H, d)                    # (n, T*H, d)   rows (t, h)
-        scores = torch.matmul(XW, Xt).reshape(n, T, H, T) * spec.tau     # (n, T, H, T)  [n, t, h, s]
+        scores = torch.matmul(XW, Xt).reshape(n, T, H, T)                # (n, T, H, T)  [n, t, h, s]
+        if spec.tau != 1.0:                  # x 1.0 is exact, but costs a pass over the largest tensor (and back)
+            scores = scores * spec.tau
         P = _weights(scores, spec, b, per_example)                      # (n, T, H, T)
         # <U_h, P_h X> = sum_{t,s} P[t,h,s] <u_{h,t}, x_s>: contract U with the keys first, so that the
         # largest intermediate is (n, T, H, T) rather than (n, T, H, d)
@@ -103,7 +105,9 @@ def head_outputs(U: torch.Tensor, W: torch.Tensor, X: torch.Tensor, spec: ModelS
         A = torch.matmul(Ur, Xt).reshape(n, T, H, T)                     # A[n,t,h,s] = <u_{h,t}, x_s>
         return (P * A).sum(dim=(1, 3))                                   # (n, H)
     q = torch.matmul(X[:, :1], Wf).reshape(n, H, d)                      # (n, H, d)
-    scores = torch.matmul(q, Xt).reshape(n, 1, H, T) * spec.tau          # (n, 1, H, T)
+    scores = torch.matmul(q, Xt).reshape(n, 1, H, T)                     # (n, 1, H, T)
+    if spec.tau != 1.0:
+        scores = scores * spec.tau
     P = _weights(scores, spec, b, per_example).reshape(n, H, T)
     Z = torch.matmul(P, X)                                               # (n, H, d)
     return (Z * U).sum(dim=-1)                                           # (n, H)
