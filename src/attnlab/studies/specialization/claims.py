@@ -347,18 +347,71 @@ def check_even_split(tables, config) -> Verdict:
                            f"{[int(s) for s in rebalanced]}")
 
 
+def _student_key(config) -> str | None:
+    """The config's student as table split_stability labels it (None: free values, not analysed)."""
+    if config.student_values == "tied":
+        return "tied"
+    if config.student_values == "fixed":
+        return "fixed N_h=1" if config.fixed_value == "1" else "fixed N_h=1/H"
+    return None
+
+
+def split_stability_text(tables, config) -> tuple[dict, str]:
+    """The cause looked for (table split_stability): per student, is the uneven split a stable state of the
+    ODE; value: the config's student's numbers at the uneven split."""
+    st = tables.get("split_stability")
+    if st is None or st.empty:
+        return {}, ""
+    H = int(st["H"].iloc[0])
+    un, ev = f"{H - 1}/1", f"{H // 2}/{H - H // 2}"
+    parts, value = [], {}
+    for student, g in st.groupby("student", sort=False):
+        g = g.set_index("pattern")
+        if un not in g.index or ev not in g.index:
+            continue
+        u, e = g.loc[un], g.loc[ev]
+        if not u["kept"] and np.isfinite(u["switch_t"]):
+            txt = (f"{student}: {un} UNSTABLE, the ODE leaves it through an excursion (head {int(u['switch_head'])} "
+                   f"changes mode at t = {u['switch_t']:g}) into {int(u['final_pos'])}/{int(u['final_neg'])}")
+        elif not u["kept"]:
+            txt = (f"{student}: {un} not kept, the ODE ends at {int(u['final_pos'])}/{int(u['final_neg'])} (heads "
+                   f"assigned at |M| > 0.3) without a head changing mode")
+        else:
+            txt = (f"{student}: {un} {u['verdict']} (kept by the ODE for t = {u['relax']:g}; flip rate lam = "
+                   f"{u['lam_flip']:.2g} +- {u['lam_flip_se']:.1g}; full-Jacobian top eigenvalue {u['lam_full']:.2g} +- "
+                   f"{u['lam_full_se']:.1g}, at {ev} {e['lam_full']:.2g} +- {e['lam_full_se']:.1g}: slow modes of "
+                   f"the drifting state; a head leaves only past M = {u['m_sep']:.2g} from {u['m_head']:.2g}, barrier "
+                   f"{u['barrier']:.2g}, SGD noise on M_h {u['diffusion_state']:.2g} per unit t at the state and "
+                   f"{u['diffusion']:.2g} on the path at D = {int(u['D'])}: escape exponent "
+                   f"{u['escape_exponent']:.3g}, growing like D)")
+        txt += f"; risk {un} {u['risk']:.3f} +- {u['risk_se']:.3f} vs {ev} {e['risk']:.3f} +- {e['risk_se']:.3f}"
+        parts.append(txt)
+        if student == _student_key(config):
+            value = {f"{un} kept by the ODE": float(u["kept"]), f"{un} flip rate": float(u["lam_flip"]),
+                     f"{un} flip rate SE": float(u["lam_flip_se"]), f"{un} escape exponent": float(u["escape_exponent"]),
+                     f"{un} - {ev} risk": float(u["risk"] - e["risk"])}
+    if not parts:
+        return {}, ""
+    return value, ("; cause looked for (table split_stability, the split experiment's ODE from replica 0's init "
+                   "with the heads placed at each split): " + "; ".join(parts))
+
+
 def check_excursion(tables, config) -> Verdict:
     """Uneven splits rearrange through an excursion into an even split [secondary]: among the seeds whose
     heads reach an uneven full split (every head assigned, abs(pos - neg) >= 2; table split_events), at least
     half end evenly split by the horizon, a head having changed mode (the excursion, excursion_t) no later
-    than the rebalancing.  Undecided when no seed splits unevenly (the phenomenon is not triggered)."""
+    than the rebalancing.  Undecided when no seed splits unevenly (the phenomenon is not triggered).  The
+    detail adds the cause looked for: whether the uneven split is a stable state of the ODE, per student
+    (table split_stability, :func:`split_stability_text`)."""
     ev = tables["split_events"]
     un = ev[np.isfinite(ev["uneven_t"])]
     n_exc = int(np.isfinite(ev["excursion_t"]).sum())
+    cause_value, cause = split_stability_text(tables, config)
     if un.empty:
         return undecided(f"no seed reached an uneven full split (first splits: "
                          f"{list(zip(ev['first_pos'].astype(int), ev['first_neg'].astype(int)))}; excursions in "
-                         f"{n_exc}/{len(ev)} seeds)", value={"seeds uneven": 0.0, "excursions": float(n_exc)})
+                         f"{n_exc}/{len(ev)} seeds)" + cause,
+                         value={"seeds uneven": 0.0, "excursions": float(n_exc), **cause_value})
     ok = un[(un["final_even"] == 1) & np.isfinite(un["excursion_t"]) & (un["excursion_t"] <= un["rebalance_t"])]
     frac = len(ok) / len(un)
     times = ", ".join(f"seed {int(r.seed)}: uneven at t={r.uneven_t:g}, excursion (head {int(r.excursion_head)}) at "
@@ -367,11 +420,12 @@ def check_excursion(tables, config) -> Verdict:
              if not (r.final_even == 1)]
     return _verdict(frac >= 0.5, value={"seeds uneven": float(len(un)), "rearranged by excursion": float(len(ok)),
                                         "fraction": frac,
-                                        "median excursion t": float(ok["excursion_t"].median()) if len(ok) else math.nan},
+                                        "median excursion t": float(ok["excursion_t"].median()) if len(ok) else math.nan,
+                                        **cause_value},
                     threshold="at least half of the seeds that split unevenly end even through an excursion (ours)",
                     detail=f"{len(un)}/{len(ev)} seeds reach an uneven full split; {len(ok)} rearrange into the even split "
                            f"through an excursion ({times or 'none'}); " + ("; ".join(stuck) or "none stays uneven")
-                           + f"; seeds with any excursion: {n_exc}/{len(ev)}")
+                           + f"; seeds with any excursion: {n_exc}/{len(ev)}" + cause)
 
 
 # ---- 7 --------------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ Experiments (brief sections 4-6; designs and sizes are ours [reconstruction]):
                the stability of the unspecialized and one-feature states along each feature (table `stability`)
   split        flipped spike mu=0: 2/2 split of 4 heads, excursions through 3/1
   train        F=2 flipped spike, train_H heads, per activation: final risk and pruning curve
+  split_stability  the split experiment's ODE: is the uneven split (H-1)/1 a stable state, per student
+               (fixed N_h = 1/H, fixed N_h = 1, tied; :mod:`split_stability`)
 """
 from __future__ import annotations
 
@@ -390,3 +392,10 @@ def split(cfg: SpecializationConfig, p: dict) -> dict:
 @EXPERIMENTS.register("train")
 def train(cfg: SpecializationConfig, p: dict) -> dict:
     return run_train(cfg, p["activation"])
+
+
+@EXPERIMENTS.register("split_stability")
+def split_stability(cfg: SpecializationConfig, p: dict) -> dict:
+    from .split_stability import run_split_stability
+
+    return run_split_stability(cfg, p["values"], p["fixed_value"])

@@ -148,12 +148,40 @@ def fig_split(tables, config, outdir) -> Figure | None:
         ax.set_ylabel("M_h")
     for ax in list(axes.flat)[len(seeds):]:
         ax.axis("off")
+    n_exc = int(np.isfinite(ev["excursion_t"]).sum()) if ev is not None else 0
+    n_un = int(np.isfinite(ev["uneven_t"]).sum()) if ev is not None else 0
+    stab = _split_stability_line(tables, config)
+    if ev is not None:
+        fig.suptitle(f"{n_exc}/{len(ev)} seeds with an excursion; {n_un} split unevenly"
+                     + (f" -- {stab}" if stab else ""), fontsize=8)
+    excursions = (f"No head changes mode in any seed ({n_un} of {len(ev)} seeds split unevenly and stay so), so no "
+                  "excursion is marked. " if ev is not None and n_exc == 0 else "")
     return Figure(_save(fig, outdir, "split.png"),
-                  "F4: per-seed head overlaps M_h(t) (flipped spike, p = 1/2, H = 4; seeds with an excursion first): "
-                  "heads split between the two modes. Red dashed: the excursion (a head leaves one mode for the "
-                  "other; time in the title), green dotted: the first even split after an uneven one; title: the "
-                  "final split. Grey dotted: the +-0.3 split threshold. Claims even_split_between_flipped_modes and "
-                  "uneven_split_rearranges_through_excursion.")
+                  "F4: per-seed head overlaps M_h(t) (flipped spike, p = 1/2, H = 4; seeds with an excursion first, "
+                  "then the uneven splits): heads split between the two modes. Red dashed: the excursion (a head "
+                  "leaves one mode for the other; time in the title), green dotted: the first even split after an "
+                  "uneven one; title: the final split. Grey dotted: the +-0.3 split threshold. " + excursions
+                  + (f"Why, from the ODE (table split_stability): {stab}. " if stab else "")
+                  + "Claims even_split_between_flipped_modes and uneven_split_rearranges_through_excursion.")
+
+
+def _split_stability_line(tables, config) -> str:
+    """The uneven split's stability for the config's student (table split_stability), in one line."""
+    from .claims import _student_key
+
+    st = tables.get("split_stability")
+    key = _student_key(config)
+    if st is None or st.empty or key is None:
+        return ""
+    H = int(st["H"].iloc[0])
+    u = st[(st["student"] == key) & (st["pattern"] == f"{H - 1}/1")]
+    if u.empty:
+        return ""
+    u = u.iloc[0]
+    if not u["kept"]:
+        return f"{key}: {H - 1}/1 not kept by the ODE (ends {int(u['final_pos'])}/{int(u['final_neg'])})"
+    return (f"{key}: {H - 1}/1 {u['verdict']}, flip rate {u['lam_flip']:.2g} +- {u['lam_flip_se']:.1g}, "
+            f"escape exponent {u['escape_exponent']:.3g} at D = {int(u['D'])}")
 
 
 def fig_activations(tables, config, outdir) -> Figure | None:

@@ -56,6 +56,20 @@ class SpecializationStudy(Study):
                         "seed: the first full split, the first uneven full split (abs(pos - neg) >= 2), the excursion "
                         "(first time a head assigned to one mode is assigned to the other), the first even split after "
                         "an uneven one, the final split",
+        "split_stability": "student, values, fixed_value, N_value, D, nu, H, lr, pattern ((H-1)/1 | H/2/H/2), relax, "
+                           "start_m, final_pos, final_neg, kept, switch_t, switch_head, final_M, value, risk, risk_se, "
+                           "flow, lam_full, lam_full_se, lam_full2, top_B_share, head, m_head, m_other, lam_flip, lam_flip_se, f_mid, "
+                           "f_mid_se, m_sep, barrier, diffusion, diffusion_state, escape_exponent, profile_m, profile_f, kick_m, verdict "
+                           "-- is the split a stable state of the split experiment's ODE, per student: relaxed from the "
+                           "pattern for split_horizon (kept: no head changed mode; switch_t: the ODE's excursion); "
+                           "lam_full: top eigenvalue of the full drift Jacobian +- SE (4 MC batches; top_B_share: its "
+                           "eigenvector's share on the keys' overlaps with v*); the least "
+                           "committed head h of the larger mode moved along k*: lam_flip = restoring rate dF/dM_h, "
+                           "f_mid = dM_h/dt at M_h = 0, m_sep = the separatrix on that path, barrier = its 1-D "
+                           "potential barrier, diffusion = the SGD noise lr^2 Var(g)/D on M_h at D (path mean; "
+                           "diffusion_state: at the state), escape_exponent = 2 int f / diffusion dm over the path "
+                           "(Arrhenius, grows like D); kick_m: M_h after relaxing from M_h = 0; "
+                           "verdict stable | unstable | marginal",
         "pruning_summary": "activation, seed, H, F, n_prunable, risk_full, bayes_ratio, risk_kept, n_prunable_median -- "
                            "(analysis) heads removed greedily by loss while the risk stays within 10 % of the full "
                            "model's (+ Z MC SE); risk after H - F removed; risk_full / Bayes risk; the median over seeds",
@@ -81,6 +95,10 @@ class SpecializationStudy(Study):
         out = variance + out + [Task.of("small_lr", "plateau-small-lr")]
         out += [Task.of("train", f"train-{a}", activation=a) for a in c.train_activations]
         out.append(Task.of("split", "split"))
+        # added after the paper run of 03aab3b: new keys only, so a resumed run computes just these
+        from .split_stability import STUDENTS
+        out += [Task.of("split_stability", f"split-stability-{v}-N={fv.replace('/', '_')}", values=v, fixed_value=fv)
+                for v, fv in STUDENTS]
         out += [Task.of("activations", f"act-flipped-nu={nu:g}", nu=float(nu), setting="flipped") for nu in c.nus]
         out.append(Task.of("activations", "act-onehot-nu=16", nu=16.0, setting="onehot"))
         return out
