@@ -452,3 +452,35 @@ def test_entmax15_matrix_has_no_nan():
     from attnlab.studies.gd_heads import STUDY
     m = STUDY.normalization_matrix("entmax15", "smoke")
     assert m["hvp_fd"] == 1.0 and all(math.isfinite(v) for v in m.values())
+
+
+# ---- the one-step inits by training-set size (finding behind one_step_init_lowers_test_loss) --------------------
+def test_init_sample_tasks_route_to_their_own_table():
+    from attnlab.studies.gd_heads.experiments import EXPERIMENTS, tasks
+
+    cfg = build_config(GDHeadsConfig, PRESETS, "smoke", {"init_ns": (32,), "init_step_n": 200})
+    keys = {t.key: t.params for t in tasks(cfg)}
+    assert {"init-P0-eta0-n32-s0", "init-P1-eta10000-n32-s1", "init-P2-eta10000-step200-s0"} <= set(keys)
+    assert not any("step" in k and "P0" in k for k in keys)       # P0 takes no step
+    base = EXPERIMENTS["init"](cfg, dict(init="P1", init_eta=1e4, seed=0))["initialization"].iloc[0]
+    other_n = EXPERIMENTS["init"](cfg, dict(init="P1", init_eta=1e4, seed=0, n=32))["init_sample"].iloc[0]
+    step = EXPERIMENTS["init"](cfg, dict(init="P1", init_eta=1e4, seed=0, step_n=200))["init_sample"].iloc[0]
+    assert (base["n"], base["step_n"], other_n["n"], step["n"], step["step_n"]) == (16, 0, 32, 16, 200)
+    assert step["B0"] != base["B0"] and step["gamma"] != base["gamma"]   # another sample gave the W-step
+
+
+def test_init_sample_effects_pair_with_P0_on_the_same_n():
+    from attnlab.studies.gd_heads.analysis import init_sample_effects
+
+    rows = []
+    for n, p0_loss, p1_loss in ((50, 0.05, 0.06), (100, 0.04, 0.02)):
+        for s in range(3):
+            base = dict(H=16, K=100, seed=s, n=n, step_n=0, train_loss=0.01, test_error=0.0, gamma=0.4, B0=1.0)
+            rows.append(dict(base, init="P0", init_eta=0.0, test_loss=p0_loss + 0.001 * s))
+            rows.append(dict(base, init="P1", init_eta=1e4, test_loss=p1_loss + 0.001 * s))
+    t = pd.DataFrame(rows)
+    init = t[t["n"] == 50]
+    sample = pd.concat([t[t["n"] == 100], init[init["init"] == "P1"].assign(step_n=5000, test_loss=0.03)])
+    e = init_sample_effects({"initialization": init, "init_sample": sample})
+    e = e[e["metric"] == "test_loss"].set_index(["n", "step_n"])["diff"]
+    assert e[(100, 0)] == pytest.approx(-0.02) and e[(50, 5000)] == pytest.approx(0.03 - 0.051)

@@ -10,6 +10,9 @@ Tables added to the run (documented in study.tables_doc):
   stability form, brief §4d), proxy, test_loss, test_loss_se, n_test_loss, train_loss.
 * ``init_effects``: per one-step init (P1/P2) and W-step size: the paired (same seed) difference to P0 of
   gamma, attn_relevant, B0, radius, train_loss, test_loss: diff, se, low, high (99 %), and the P0 / one-step means.
+* ``init_sample_effects``: the same differences (train_loss, test_loss, test_error, gamma, B0) for the rows of
+  ``init_sample``: per training-set size n and step_n (the one step's gradient on an independent sample of that
+  size; 0 = on the training set), against P0 on the same n examples.
 """
 from __future__ import annotations
 
@@ -153,22 +156,47 @@ def generalization_summary(tables) -> tuple[pd.DataFrame, list[dict]]:
     return pd.DataFrame(rows), fits
 
 
+INIT_METRICS = ("gamma", "attn_relevant", "B0", "radius", "train_loss", "test_loss")
+
+
+def _paired_to_P0(g: pd.DataFrame, p0: pd.DataFrame, metrics=INIT_METRICS, **keys) -> list[dict]:
+    """Paired (same seed: same data and U draw) differences of the rows g to the P0 rows p0, both indexed by seed."""
+    seeds = g.index.intersection(p0.index)
+    rows = []
+    for metric in metrics:
+        d = g.loc[seeds, metric] - p0.loc[seeds, metric]
+        m, se = mean_and_stderr(d)
+        rows.append(dict(**keys, metric=metric, diff=m, se=se, low=m - Z * se, high=m + Z * se,
+                         mean_P0=float(p0.loc[seeds, metric].mean()), mean_init=float(g.loc[seeds, metric].mean()),
+                         seeds=len(seeds)))
+    return rows
+
+
 def init_effects(tables) -> pd.DataFrame:
-    """Paired (same seed, same data and U draw) differences of each one-step init to P0."""
+    """Paired (same seed, same data and U draw) differences of each one-step init to P0 (table initialization)."""
     t = tables.get("initialization")
     if t is None or len(t) == 0:
         return pd.DataFrame()
     p0 = t[t["init"] == "P0"].set_index("seed")
     rows = []
     for (init, ie), g in t[t["init"] != "P0"].groupby(["init", "init_eta"]):
-        g = g.set_index("seed")
-        seeds = g.index.intersection(p0.index)
-        for metric in ("gamma", "attn_relevant", "B0", "radius", "train_loss", "test_loss"):
-            d = g.loc[seeds, metric] - p0.loc[seeds, metric]
-            m, se = mean_and_stderr(d)
-            rows.append(dict(init=init, init_eta=ie, metric=metric, diff=m, se=se, low=m - Z * se, high=m + Z * se,
-                             mean_P0=float(p0.loc[seeds, metric].mean()), mean_init=float(g.loc[seeds, metric].mean()),
-                             seeds=len(seeds)))
+        rows += _paired_to_P0(g.set_index("seed"), p0, init=init, init_eta=ie)
+    return pd.DataFrame(rows)
+
+
+def init_sample_effects(tables) -> pd.DataFrame:
+    """The same paired differences for the rows of init_sample: per training-set size n and one-step sample
+    step_n (0 = the training set), against P0 on the same n examples (from either table)."""
+    s = tables.get("init_sample")
+    if s is None or len(s) == 0:
+        return pd.DataFrame()
+    both = pd.concat([t for t in (tables.get("initialization"), s) if t is not None and "n" in t], ignore_index=True)
+    p0_all = both[both["init"] == "P0"]
+    rows = []
+    for (n, step_n, init, ie), g in s[s["init"] != "P0"].groupby(["n", "step_n", "init", "init_eta"]):
+        p0 = p0_all[p0_all["n"] == n].drop_duplicates("seed").set_index("seed")
+        rows += _paired_to_P0(g.set_index("seed"), p0, ("train_loss", "test_loss", "test_error", "gamma", "B0"),
+                              n=int(n), step_n=int(step_n), init=init, init_eta=ie)
     return pd.DataFrame(rows)
 
 
@@ -188,4 +216,7 @@ def analyze(config, tables):
     eff = init_effects(tables)
     if len(eff):
         out["init_effects"] = eff
+    eff = init_sample_effects(tables)
+    if len(eff):
+        out["init_sample_effects"] = eff
     return out

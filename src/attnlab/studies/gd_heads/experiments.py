@@ -53,6 +53,17 @@ def tasks(config) -> list:
         for ie in (config.init_etas if init != "P0" else (0.0,)):
             for s in range(config.init_seeds):
                 t.append(Task.of("init", f"init-{init}-eta{ie:g}-s{s}", init=init, init_eta=ie, seed=s))
+    top = max(config.init_etas)
+    for n in config.init_ns:                         # the same comparison at other training-set sizes
+        for init in config.inits:
+            ie = top if init != "P0" else 0.0
+            for s in range(config.init_seeds):
+                t.append(Task.of("init", f"init-{init}-eta{ie:g}-n{n}-s{s}", init=init, init_eta=ie, seed=s, n=n))
+    if config.init_step_n:                           # the one step taken on an independent sample
+        for init in (i for i in config.inits if i != "P0"):
+            for s in range(config.init_seeds):
+                t.append(Task.of("init", f"init-{init}-eta{top:g}-step{config.init_step_n}-s{s}", init=init,
+                                 init_eta=top, seed=s, step_n=config.init_step_n))
     for W0 in config.W0_curv:
         for H in sorted(config.H_curv, reverse=True):
             t.append(Task.of("curv", f"curv-W{W0:g}-H{H}", H=H, W0=W0))
@@ -296,26 +307,37 @@ def generalization(config, params) -> dict:
 @EXPERIMENTS.register("init")
 def initialization(config, params) -> dict:
     """P0 against the one-step initializations P1 / P2 on the same training set and the same U draw (paired by
-    seed), at H = H_init and the one-step W-step size init_eta (0 for P0): the NTK margin gamma at theta0 (the margin of the realizability construction), B0,
-    the realizability radius g(1/K) = 2 (log K + B0) / gamma (brief §4e), the attention mass on the relevant
-    tokens at theta0, and the training / test loss after K_init GD steps of size eta."""
+    seed), at H = H_init and the one-step W-step size init_eta (0 for P0): the NTK margin gamma at theta0 (the
+    margin of the realizability construction), B0, the realizability radius g(1/K) = 2 (log K + B0) / gamma
+    (brief §4e), the attention mass on the relevant tokens at theta0, and the training / test loss after K_init
+    GD steps of size eta.
+
+    Optional params: ``n`` (training-set size, default config.n) and ``step_n`` (> 0: the one step's gradient is
+    taken on an independent sample of that size, key ("init-step", step_n, seed), while GD still trains on the n
+    examples; 0: on the training set).  Rows at (config.n, step_n = 0) go to table ``initialization`` (the claims);
+    the others to ``init_sample`` (the sample-size finding)."""
     init, s, init_eta = str(params["init"]), int(params["seed"]), float(params.get("init_eta", 0.0))
+    n, step_n = int(params.get("n", config.n)), int(params.get("step_n", 0))
     cfg = dataclasses.replace(config, init=init, init_eta=init_eta if init != "P0" else config.init_eta)
     H, K = config.H_init, config.K_init
     spec = ModelSpec.from_config(cfg, H)
     mix = data.MixtureSpec.from_config(cfg)
-    X, y, relevant = data.sample(mix, config.n, rng.torch_generator(config.seed, "train", config.n, s))
+    X, y, relevant = data.sample(mix, n, rng.torch_generator(config.seed, "train", n, s))
     Xt, yt = _test_set(config, config.n_test)
-    theta0 = make_init(cfg, spec, X, y, rng.torch_generator(config.seed, "init", H, s))
+    Xs, ys = X, y
+    if step_n:
+        Xs, ys, _ = data.sample(mix, step_n, rng.torch_generator(config.seed, "init-step", step_n, s))
+    theta0 = make_init(cfg, spec, Xs, ys, rng.torch_generator(config.seed, "init", H, s))
     J = curvature.ntk_features(theta0, X, spec)
     gamma, _ = theory.svm_dual_margin((J @ J.T).numpy(), y.numpy())
     B0 = float(phi_flat(theta0, X, spec).detach().abs().max())
     attn = float(attention_mass(theta0, X, relevant, spec))
     res = gd(theta0, X, y, spec, config.eta, K, checkpoints=(0, K), loss=config.loss, train_U=config.train_U)
     test_loss, test_err, _ = _eval(res.theta, Xt, yt, spec, config.loss)
-    row = dict(init=init, init_eta=init_eta, H=H, K=K, seed=s, gamma=gamma, B0=B0,
+    row = dict(init=init, init_eta=init_eta, n=n, step_n=step_n, H=H, K=K, seed=s, gamma=gamma, B0=B0,
                radius=theory.realizability_lambda(K, B0, gamma) if gamma > 0 else math.inf,
                attn_relevant=attn, attn_uniform=mix.k / mix.T, train_loss_0=res.records[0]["train_loss"],
                train_loss=res.records[-1]["train_loss"], test_loss=test_loss, test_error=test_err,
                distance_from_init=res.records[-1]["distance_from_init"])
-    return {"initialization": pd.DataFrame([row])}
+    table = "initialization" if (n == config.n and step_n == 0) else "init_sample"
+    return {table: pd.DataFrame([row])}

@@ -44,9 +44,16 @@ class GDHeadsStudy(Study):
         "generalization": "H, n, K, seed, protocol, eta, sigma, train_loss, test_loss, test_error, gap, sum_loss, "
                           "G_max, gamma, stability_proxy, monotone: protocol fixed_K (claim 9, at gen_sigma and "
                           "gen_sigma_separable) or K_prop_n (claim 10); gamma = NTK margin of the training set at theta0",
-        "initialization": "init, init_eta, H, K, seed, gamma, B0, radius, attn_relevant, attn_uniform, train_loss_0, "
-                          "train_loss, test_loss, test_error, distance_from_init: P0 against the one-step inits P1/P2 "
-                          "(init_eta = their W-step; 0 for P0) on the same data and U draw; radius = 2(log K + B0)/gamma",
+        "initialization": "init, init_eta, n, step_n, H, K, seed, gamma, B0, radius, attn_relevant, attn_uniform, "
+                          "train_loss_0, train_loss, test_loss, test_error, distance_from_init: P0 against the one-step "
+                          "inits P1/P2 (init_eta = their W-step; 0 for P0) on the same data and U draw; radius = "
+                          "2(log K + B0)/gamma",
+        "init_sample": "the columns of initialization, at the training-set sizes init_ns (P0 and the one-step inits "
+                       "at the largest W-step) and, with step_n = init_step_n, the one step's gradient taken on an "
+                       "independent sample of that size while GD trains on the n examples",
+        "init_sample_effects": "n, step_n, init, init_eta, metric, diff, se, low, high, mean_P0, mean_init, seeds: "
+                               "paired differences to P0 on the same n examples (train_loss, test_loss, test_error, "
+                               "gamma, B0; 99 %)",
         "fits": "fit, group, K, zeta, sigma, W0_scale, slope, se, low, high, n_points, x_geo: every log-log slope "
                 "(analysis.py) with its 99 % t interval; fits hessian_vs_H, grad_vs_H, defect_vs_H, kappa_vs_loss, "
                 "rate_late, lazy_dev_vs_H, remainder_vs_H, margin_vs_H, gap_vs_n, gap_over_sumloss_vs_n, "
