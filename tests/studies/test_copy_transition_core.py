@@ -197,7 +197,7 @@ def test_invalid_config_raises_config_error_naming_field(key, value):
 
 def test_run_task_is_deterministic():
     cfg = build_config(STUDY.config_cls, STUDY.presets, "smoke", {"mala_burn": 20, "mala_steps": 20})
-    task = [t for t in STUDY.tasks(cfg) if t.key == "mala-softmax-part1"][0]
+    task = [t for t in STUDY.tasks(cfg) if t.key == "mala-softmax-L32-b0"][0]
     a, b = STUDY.run_task(cfg, task), STUDY.run_task(cfg, task)
     assert a["sampling"].equals(b["sampling"])
 
@@ -286,3 +286,53 @@ def test_per_row_ansatz_reduces_to_the_one_parameter_ansatz_without_a_mask():
     num = np.array([(th.rows_action_and_grad(150.0, a + e * np.eye(len(a))[i], hc)[0]
                      - th.rows_action_and_grad(150.0, a - e * np.eye(len(a))[i], hc)[0]) / (2 * e) for i in range(len(a))])
     assert np.allclose(g, num, rtol=1e-5, atol=1e-6)
+
+
+def test_one_locator_serves_both_ansatze():
+    """locate_first_order with the per-row minima on the cyclic boundary (every row alike) finds the
+    one-parameter spinodals and Maxwell point."""
+    grid = np.geomspace(240.0, 320.0, 9)
+    one = th.locate_softmax(th.Hyper(L=32), grid)
+    rows = th.locate_softmax(th.Hyper(L=32, ansatz="per_row"), grid)
+    for k in ("P_star", "P_spinodal_high"):
+        assert rows[k] == pytest.approx(one[k], rel=1e-3), k
+    assert rows["m_high"] == pytest.approx(one["m_high"], rel=1e-3)
+    # near the lower spinodal the copy minimum is nearly flat (barrier < 0.1 nats) and the per-row descent
+    # (L-BFGS-B in boxes of 0.3) from the copy start leaves it about 0.5 % in P earlier
+    assert rows["P_spinodal_low"] == pytest.approx(one["P_spinodal_low"], rel=1e-2)
+
+
+def test_langevin_from_statistics_has_the_network_gradient():
+    """The Langevin task's loss from the statistics C (D data sets, two heads each) has the same value and
+    gradient in (S, W) as the loss on the raw sequences."""
+    L, V, P, D = 6, 4, 7, 2
+    geo = Geometry(L, "cyclic")
+    gen = torch.Generator().manual_seed(3)
+    model = CopyHeads(2 * D, L, V, "softmax", geo, generator=gen)
+    with torch.no_grad():
+        model.S.normal_(generator=gen)
+    toks = [sample_tokens(P, L, V, s) for s in range(D)]
+    X = CopyHeads.layout(torch.stack([one_hot(t, V) for t in toks]).repeat_interleave(2, 0))
+    C = torch.stack([statistics(t, V) for t in toks])
+    n = torch.full((2 * D,), float(P * L), dtype=torch.float64)
+    raw, stats = model.data_loss(X), model.data_loss_stats(C, n)
+    g_raw = torch.autograd.grad(raw.sum(), [model.S, model.W])
+    g_stats = torch.autograd.grad(stats.sum(), [model.S, model.W])
+    np.testing.assert_allclose(stats.detach().numpy(), raw.detach().numpy(), rtol=1e-10)
+    for a, b in zip(g_stats, g_raw):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_sampling_tasks_cover_each_P_once():
+    """MALA and Langevin blocks partition their P grids; hysteresis_Ls adds softmax MALA at that L only."""
+    from attnlab.studies.copy_transition import experiments as ex
+    cfg = build_config(STUDY.config_cls, STUDY.presets, "smoke", {"sample_block": 2, "hysteresis_Ls": (16,)})
+    tasks = STUDY.tasks(cfg)
+    for att, L in (("softmax", 32), ("linear", 32), ("softmax", 16)):
+        got = [P for t in tasks if t.kind == "mala" and t.params["attention"] == att and t.params["L"] == L
+               for P in ex.mala_Ps(cfg, att, L, t.params["block"])]
+        assert got == ex.sample_Ps(cfg, att, ex.mala_factors(cfg, att, L), L) and got
+    assert not [t for t in tasks if t.kind == "mala" and t.params["attention"] == "linear" and t.params["L"] == 16]
+    got = [P for t in tasks if t.kind == "langevin" and t.params["attention"] == "softmax"
+           for P in ex.langevin_Ps(cfg, "softmax", t.params["block"])]
+    assert got == ex.sample_Ps(cfg, "softmax", cfg.langevin_factors)

@@ -146,15 +146,17 @@ def check_hysteresis(tables, config) -> Verdict:
                          + ", ".join(f"P={r.P} ({r.barrier_min:.1f} nats)" for r in skipped.itertuples()))
     ok_in = bool(((used.d >= APART) & (used.d >= Z * used.se)).all())
     ok_out = bool((out.d.abs() <= AGREE + Z * out.se).all())
-    value = {f"inside P={r.P}": _f(r.d, 3) for r in used.itertuples()}
-    value.update({f"outside P={r.P}": _f(r.d, 3) for r in out.itertuples()})
+    value = {f"inside L={int(r.L)} P={r.P}": _f(r.d, 3) for r in used.itertuples()}
+    value.update({f"barrier L={int(r.L)} P={r.P}": _f(r.barrier_min, 3) for r in used.itertuples()})
+    value.update({f"outside L={int(r.L)} P={r.P}": _f(r.d, 3) for r in out.itertuples()})
     detail = (f"L={', '.join(str(int(x)) for x in h.L.unique())}; inside points used (barriers >= {BARRIER_MIN} "
-              f"nats): " + ", ".join(f"P={r.P} ({r.P_over_ref:.3f} P*): copy-uniform {r.d:+.3f} (se {r.se:.3f}), "
-                                     f"barrier {r.barrier_min:.1f}" for r in used.itertuples())
-              + "; outside: " + ", ".join(f"P={r.P}: {r.d:+.3f} (se {r.se:.3f})" for r in out.itertuples()))
+              f"nats): " + ", ".join(f"L={int(r.L)} P={r.P} ({r.P_over_ref:.3f} P*): copy-uniform {r.d:+.3f} "
+                                     f"(se {r.se:.3f}), barrier {r.barrier_min:.1f}" for r in used.itertuples())
+              + "; outside: " + ", ".join(f"L={int(r.L)} P={r.P}: {r.d:+.3f} (se {r.se:.3f})"
+                                          for r in out.itertuples()))
     if len(skipped):
         detail += "; inside but barrier < 10 nats (not used): " + ", ".join(
-            f"P={r.P}: {r.d:+.3f}, barrier {r.barrier_min:.1f}" for r in skipped.itertuples())
+            f"L={int(r.L)} P={r.P}: {r.d:+.3f}, barrier {r.barrier_min:.1f}" for r in skipped.itertuples())
     return Verdict(ok_in and ok_out, value=value,
                    threshold=f"inside apart by >= {APART} and Z se; outside within {AGREE} + Z se (brief)",
                    detail=detail)
@@ -295,8 +297,9 @@ CLAIMS = [
     Claim("sampling_matches_theory_away_from_transition", "Reduced-posterior MALA (softmax, L = sample_L) "
           "matches the theory's minimizer in <m> and <1 - m^2/q> within 0.05 (+ Z se) for P outside "
           "[0.8 P*, 1.25 P*].", "reconstruction", check_sampling, needs={"sampling_summary": ("method", "P", "m")}),
-    Claim("hysteresis_inside_coexistence_window", "Inside the spinodal window, where the theory's barrier is at least "
-          "10 nats from both minima, MALA chains started from uniform attention and from the copy pattern stay apart "
+    Claim("hysteresis_inside_coexistence_window", "At L = sample_L and at each of hysteresis_Ls (paper: 64), inside "
+          "the spinodal window where the theory's barrier is at least 10 nats from both minima (the value reports "
+          "the barriers used), MALA chains started from uniform attention and from the copy pattern stay apart "
           "(<m> differs by >= 0.05); outside the window they agree within 0.02 (+ Z se).", "reconstruction",
           check_hysteresis, needs={"hysteresis": ("P", "d", "used")}),
     Claim("adam_shows_abrupt_emergence", "Adam from uniform attention: for every seed the softmax final m jumps "

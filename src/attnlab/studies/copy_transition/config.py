@@ -35,6 +35,7 @@ class CopyTransitionConfig(StudyConfig):
     landscape_factors: tuple[float, ...] = (0.9, 0.97, 1.0, 1.05, 1.15)
     variant_Ls: tuple[int, ...] = (32, 64, 128, 256, 512)   # softmax P* under cyclic/causal x both ansatze
     variant_rows_max_L: int = 64     # the causal per-row ansatz (an L-dimensional minimization per P) up to this L
+    variant_n_P: int = 100           # grid that brackets each variant's window (spinodals, P* then bisected)
     # reduced-posterior MALA (W integrated out)
     sample_L: int = 32
     # inside the window: 0.98, 1.02, 1.05 P* have barriers >= 10 nats from both minima at L = 32 (1.08 P*: 5)
@@ -43,6 +44,11 @@ class CopyTransitionConfig(StudyConfig):
     mala_steps: int = 1500
     mala_thin: int = 10
     copy_logit: float = 0.0          # copy-start logit a of the softmax chains; 0 = 3 ln L (brief 6.1)
+    sample_block: int = 5            # P values per MALA / Langevin task (their chains batched in one program)
+    # hysteresis at further L (softmax MALA from both starts): P = factor * P*(theory at that L)
+    hysteresis_Ls: tuple[int, ...] = ()
+    # L = 64: window [0.87, 1.44] P*; barriers (min of both sides) 81, 687, 94 nats at 0.9, 1.0, 1.3 P*
+    hysteresis_factors: tuple[float, ...] = (0.7, 0.9, 1.0, 1.3, 1.8)
     n_test: int = 2000
     # equilibrium P* from sampling: umbrella integration along the gap G (free_energy.py), softmax only
     fe_Ls: tuple[int, ...] = (32, 64)
@@ -76,7 +82,8 @@ class CopyTransitionConfig(StudyConfig):
                             "theory_n_P", "sample_L", "sample_factors", "mala_steps", "mala_thin", "n_test",
                             "langevin_factors", "langevin_chains", "langevin_steps", "langevin_lr", "adam_factor_min",
                             "adam_factor_max", "adam_n_P", "adam_steps", "adam_lr", "adam_record_every", "width",
-                            "landscape_factors", "fe_factors", "fe_windows", "fe_k", "fe_steps")
+                            "landscape_factors", "fe_factors", "fe_windows", "fe_k", "fe_steps", "sample_block",
+                            "variant_n_P")
         self.check_nonnegative("fe_seeds", "fe_burn")
         if self.fe_windows < 8 or self.fe_steps < 20:
             raise ConfigError("fe_windows", "umbrella integration needs >= 8 windows and >= 20 steps")
@@ -91,7 +98,11 @@ class CopyTransitionConfig(StudyConfig):
             raise ConfigError("V", f"must be >= 2, got {self.V}")
         if self.adam_linear_factor_max <= self.adam_linear_factor_min or self.adam_linear_factor_min <= 0:
             raise ConfigError("adam_linear_factor_max", "must exceed adam_linear_factor_min > 0")
-        for name in ("theory_Ls", "variant_Ls", "fe_Ls"):
+        if self.variant_n_P < 8:
+            raise ConfigError("variant_n_P", f"must be >= 8, got {self.variant_n_P}")
+        if self.hysteresis_Ls and not self.hysteresis_factors:
+            raise ConfigError("hysteresis_factors", "needs at least one factor when hysteresis_Ls is set")
+        for name in ("theory_Ls", "variant_Ls", "fe_Ls", "hysteresis_Ls"):
             if any(L < 4 for L in getattr(self, name)):
                 raise ConfigError(name, "every L must be >= 4")
         if self.sample_L < 4:
@@ -115,11 +126,15 @@ PRESETS = {
                   langevin_factors=(0.3,), langevin_chains=1, langevin_steps=100, langevin_burn=50, adam_n_P=4,
                   adam_steps=150, adam_record_every=15, landscape_factors=(0.9, 1.0, 1.15)),
     "quick": dict(seeds=3),
+    # paper: the brief's protocol (section 6-7) where it gives one; the measured reasons for each size are in
+    # docs/studies/copy-transition.md ("Paper preset: sizes and cost")
     "paper": dict(theory_Ls=(32, 64, 128, 256, 512, 1024, 2048), theory_n_P=200,
-                  variant_Ls=(32, 64, 128, 256, 512, 1024), variant_rows_max_L=256, fe_Ls=(32, 64, 128), fe_seeds=6, fe_windows=50,
-                  fe_burn=1000, fe_steps=4000, fe_factors=(0.96, 0.98, 1.0, 1.02, 1.04), seeds=8, mala_burn=20000,
-                  mala_steps=50000, mala_thin=100, n_test=10000, langevin_steps=70000, langevin_burn=20000,
-                  langevin_chains=4, langevin_factors=(0.3, 0.6, 0.9, 1.0, 1.1, 1.5, 3.0), adam_n_P=41,
+                  variant_Ls=(32, 64, 128, 256, 512, 1024), variant_rows_max_L=256, variant_n_P=100,
+                  fe_Ls=(32, 64), fe_seeds=6, fe_windows=50, fe_burn=1000, fe_steps=2000,
+                  fe_factors=(0.96, 0.98, 1.0, 1.02, 1.04), seeds=5, mala_burn=20000,
+                  mala_steps=50000, mala_thin=100, n_test=10000, sample_block=3, hysteresis_Ls=(64,),
+                  langevin_steps=70000, langevin_burn=20000,
+                  langevin_chains=4, langevin_factors=(0.3, 0.6, 0.9, 1.0, 1.1, 1.5, 3.0), adam_n_P=21,
                   adam_steps=20000, adam_lr=0.001, adam_record_every=200,
                   sample_factors=(0.1, 0.2, 0.3, 0.45, 0.6, 0.7, 0.8, 0.9, 0.98, 1.02, 1.05, 1.2, 1.3, 2.0, 4.0)),
 }

@@ -2,11 +2,13 @@
 Tables``).
 
 Kinds: ``theory`` (the ansatz action's minimizer, spinodals, Maxwell point / onset at one (attention, L)),
-``mala`` (reduced-posterior MALA from both starts on half of the sampled P grid), ``langevin`` (full-network
-Langevin on (S, W)), ``adam`` (full-batch Adam, the MAP).  Every random draw comes from :mod:`attnlab.rng`
-keyed by the task's parts: data ("data", attention, L, P, seed) - shared by MALA and Langevin, the same P
-sequences -, ("adam-data", attention, L, P, seed), test sequences ("test", L), sampler noise ("mala",
-attention, part), ("langevin", attention, P), ("adam", attention).
+``mala`` (reduced-posterior MALA from both starts on one block of `sample_block` consecutive P of the sampled
+grid at one L), ``langevin`` (full-network Langevin on (S, W), one block of P), ``adam`` (full-batch Adam, the
+MAP), ``free_energy`` (umbrella integration on one nested data set), ``theory_variants``.  Every random draw
+comes from :mod:`attnlab.rng` keyed by the task's parts: data ("data", attention, L, P, seed) - shared by MALA
+and Langevin, the same P sequences -, ("adam-data", attention, L, P, seed), test sequences ("test", L),
+sampler noise ("mala", attention, L, "P", *block's P values), ("langevin", attention, L, "P", *block's P values),
+("adam", attention).  A task's numbers depend only on the config and its key.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import torch
 from ... import rng
 from ...study import Experiments, Tables
 from . import theory as th
-from .data import one_hot, sample_tokens, statistics
+from .data import sample_tokens, statistics
 from .free_energy import restrained_mala
 from .models import CopyHeads
 from .posterior import Geometry, ReducedPosterior
@@ -47,6 +49,41 @@ def sample_Ps(config, attention: str, factors, L: int | None = None) -> list[int
     """P = round(factor * P_ref) (unique, >= 1)."""
     ref = reference_P(config, attention, L)
     return sorted({max(1, int(round(f * ref))) for f in factors})
+
+
+def mala_factors(config, attention: str, L: int) -> tuple[float, ...]:
+    """The MALA grid at L: sample_factors at sample_L; hysteresis_factors (softmax only) at the extra
+    hysteresis_Ls; () otherwise."""
+    if L == config.sample_L:
+        return tuple(config.sample_factors)
+    if attention == "softmax" and L in config.hysteresis_Ls:
+        return tuple(config.hysteresis_factors)
+    return ()
+
+
+def blocks(Ps: list[int], size: int) -> list[list[int]]:
+    """Consecutive blocks of `size` values of the sorted grid Ps (the last one may be shorter)."""
+    return [Ps[i:i + size] for i in range(0, len(Ps), size)]
+
+
+def mala_blocks(config, attention: str, L: int) -> list[list[int]]:
+    """The MALA tasks' P values at L: blocks of `sample_block` at sample_L, one P per task at the hysteresis
+    L (at L = 64 a chain-step costs 0.52, 0.61, 0.71 ms with 1, 3, 5 P per task - the statistics, 2 MB per data
+    set, fall out of cache -, against 0.25, 0.19, 0.21 ms at L = 32)."""
+    size = config.sample_block if L == config.sample_L else 1
+    return blocks(sample_Ps(config, attention, mala_factors(config, attention, L), L), size)
+
+
+def mala_Ps(config, attention: str, L: int, block: int) -> list[int]:
+    """The P values of MALA task `block` at L ([] past the last block)."""
+    b = mala_blocks(config, attention, L)
+    return b[block] if block < len(b) else []
+
+
+def langevin_Ps(config, attention: str, block: int) -> list[int]:
+    """The P values of Langevin task `block` (at sample_L)."""
+    b = blocks(sample_Ps(config, attention, config.langevin_factors), config.sample_block)
+    return b[block] if block < len(b) else []
 
 
 def adam_Ps(config, attention: str) -> list[int]:
@@ -128,7 +165,7 @@ def run_theory_variants(config, params) -> Tables:
     for boundary, ansatz in combos:
         h = th.Hyper(V=config.V, L=L, kappa=config.kappa, sigma_w2=config.sigma_w2, sigma_a2=config.sigma_a2,
                      boundary=boundary, ansatz=ansatz)
-        ref = th.reference_points(h, "softmax", config.theory_P_min, config.theory_P_max, config.theory_n_P)
+        ref = th.reference_points(h, "softmax", config.theory_P_min, config.theory_P_max, config.variant_n_P)
         rows.append(dict(L=L, boundary=boundary, ansatz=ansatz, **ref,
                          has_window=float(math.isfinite(ref["P_spinodal_low"]) and math.isfinite(ref["P_spinodal_high"]))))
     return {"theory_variants": pd.DataFrame(rows)}
@@ -137,10 +174,12 @@ def run_theory_variants(config, params) -> Tables:
 # ---- reduced-posterior MALA ---------------------------------------------------------------------------------
 @EXPERIMENTS.register("mala")
 def run_mala(config, params) -> Tables:
-    att, part = params["attention"], params["part"]
-    L = params.get("L", config.sample_L)
+    """Reduced-posterior MALA from both starts, `seeds` chains (data sets) per (P, start), on one block of P
+    at one L, all chains batched in one tensor program."""
+    att, L = params["attention"], params.get("L", config.sample_L)
+    block = params["block"]
     V = config.V
-    Ps = sample_Ps(config, att, config.sample_factors, L)[part::2]
+    Ps = mala_Ps(config, att, L, block)
     if not Ps:
         return {}
     dev, geo = config.device, Geometry(L, config.boundary, config.device)
@@ -151,7 +190,7 @@ def run_mala(config, params) -> Tables:
     post = ReducedPosterior(C, n, att, geo, V, config.kappa, config.sigma_w2, config.sigma_a2)
     S0 = torch.zeros(len(Ps) * K, 2, L, L, dtype=C.dtype, device=dev)      # init 0 = uniform, 1 = copy
     S0[:, 1] = geo.shift.to(C.dtype) * copy_logit(config, att, L)
-    gen = rng.torch_generator(config.seed, "mala", att, L, part, device=dev)
+    gen = rng.torch_generator(config.seed, "mala", att, L, "P", *Ps, device=dev)
     C_test, n_test = test_statistics(config, L)
     out = mala(post, S0, config.mala_burn, config.mala_steps, config.mala_thin, gen, C_test, n_test)
     meta = pd.DataFrame([dict(P=P, seed=s, init=init) for P in Ps for s in range(K) for init in ("uniform", "copy")])
@@ -202,34 +241,39 @@ def split_rhat(x: np.ndarray) -> float:
 # ---- full-network Langevin ------------------------------------------------------------------------------------
 @EXPERIMENTS.register("langevin")
 def run_langevin(config, params) -> Tables:
+    """Full-network Langevin on (S, W) from both starts, `langevin_chains` data sets per P, on one block of P
+    at sample_L, all heads batched.  The full-batch loss and its gradient come from the data's statistics C
+    (exact: CopyHeads.data_loss_stats equals the loss on the raw sequences), so a step costs O(L^3 + L^2 V^2)
+    per head whatever P is; the step size is per head, lr = min(langevin_lr, 0.5 V / n) (stability)."""
     att, L, V = params["attention"], config.sample_L, config.V
+    block = params["block"]
+    Ps = langevin_Ps(config, att, block)
+    if not Ps:
+        return {}
     dev, geo = config.device, Geometry(L, config.boundary, config.device)
     C_test, n_test = test_statistics(config, L)
-    out = {"sampling": [], "traces": []}
-    for P in sample_Ps(config, att, config.langevin_factors):
-        K = config.langevin_chains
-        Xs = [one_hot(tokens(config, P, L, "data", att, L, P, s), V, dtype=torch.float32, device=dev)
-              for s in range(K)]
-        X = CopyHeads.layout(torch.stack(Xs).repeat_interleave(2, 0))        # (2K, L, P, V) data per seed
-        gen = rng.torch_generator(config.seed, "langevin", att, L, P, device=dev)
-        model = CopyHeads(2 * K, L, V, att, geo, sigma_a2=config.sigma_a2, sigma_w2=config.sigma_w2,
-                          kappa=config.kappa, parametrization=config.parametrization, width=config.width,
-                          generator=gen, dtype=torch.float32, device=dev)
-        with torch.no_grad():
-            model_copy = CopyHeads(1, L, V, att, geo, parametrization=config.parametrization,
-                                   width=config.width, dtype=torch.float32, device=dev)
-            model_copy.set_copy_pattern(copy_logit(config, att, L))
-            for name, prm in model.named_parameters():
-                if name not in ("W", "bias"):
-                    prm[1::2] = getattr(model_copy, name)[0]
-        lr = min(config.langevin_lr, 0.5 * V / (P * geo.n_rows))             # stability: lr * lambda_max < 1/2
-        thin = max(1, (config.langevin_steps - config.langevin_burn) // 50)
-        rows = langevin(model, X, lr, config.langevin_steps, config.langevin_burn, thin, gen, C_test, n_test)
-        meta = pd.DataFrame([dict(P=P, seed=s, init=init) for s in range(K) for init in ("uniform", "copy")])
-        t = summarize("langevin", att, L, pd.DataFrame(rows), meta)
-        out["sampling"].append(t["sampling"])
-        out["traces"].append(t["traces"])
-    return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
+    K = config.langevin_chains
+    C = torch.stack([statistics(tokens(config, P, L, "data", att, L, P, s), V, device=dev)
+                     for P in Ps for s in range(K)])                        # (D, L, L, V, V), 2 heads each
+    n_head = [P * geo.n_rows for P in Ps for _ in range(K) for _init in range(2)]
+    n = torch.tensor(n_head, dtype=C.dtype, device=dev)
+    lr = torch.tensor([min(config.langevin_lr, 0.5 * V / x) for x in n_head], dtype=C.dtype, device=dev)
+    gen = rng.torch_generator(config.seed, "langevin", att, L, "P", *Ps, device=dev)
+    B = len(n_head)
+    model = CopyHeads(B, L, V, att, geo, sigma_a2=config.sigma_a2, sigma_w2=config.sigma_w2,
+                      kappa=config.kappa, parametrization=config.parametrization, width=config.width,
+                      generator=gen, dtype=C.dtype, device=dev)
+    with torch.no_grad():
+        model_copy = CopyHeads(1, L, V, att, geo, parametrization=config.parametrization,
+                               width=config.width, dtype=C.dtype, device=dev)
+        model_copy.set_copy_pattern(copy_logit(config, att, L))
+        for name, prm in model.named_parameters():
+            if name not in ("W", "bias"):
+                prm[1::2] = getattr(model_copy, name)[0]
+    thin = max(1, (config.langevin_steps - config.langevin_burn) // 50)
+    rows = langevin(model, (C, n), lr, config.langevin_steps, config.langevin_burn, thin, gen, C_test, n_test)
+    meta = pd.DataFrame([dict(P=P, seed=s, init=init) for P in Ps for s in range(K) for init in ("uniform", "copy")])
+    return summarize("langevin", att, L, pd.DataFrame(rows), meta)
 
 
 # ---- Adam ---------------------------------------------------------------------------------------------------

@@ -76,26 +76,33 @@ class CopyTransitionStudy(Study):
     package = "attnlab.studies.copy_transition"
 
     def tasks(self, config):
-        """Simulations first (the long tasks, so that two workers share the load), then one theory task per
-        (attention, L) and one theory-variants task per L.  MALA is split in two halves of its P grid."""
+        """Fine tasks, so that two workers share the load and a stopped run resumes with little lost: MALA per
+        (attention, L, block of `sample_block` P values at sample_L, one P at a hysteresis L), umbrella integration per (L, data set), Langevin per
+        (attention, block of P), Adam per attention, theory per (attention, L), theory variants per L.  The
+        long ones first (longest expected first within a kind)."""
+        from .experiments import blocks, mala_blocks, sample_Ps
         out = []
-        for att in config.attentions:
-            for part in (0, 1):
-                out.append(Task.of("mala", f"mala-{att}-part{part}", attention=att, part=part))
         if "softmax" in config.attentions:
             for L in sorted(set(config.fe_Ls), reverse=True):
                 for s in range(config.fe_seeds):
                     out.append(Task.of("free_energy", f"free-energy-L{L}-s{s}", L=L, seed=s))
+        Ls = sorted({config.sample_L, *config.hysteresis_Ls}, reverse=True)
+        for L in Ls:
+            for att in config.attentions:
+                for b in range(len(mala_blocks(config, att, L))):
+                    out.append(Task.of("mala", f"mala-{att}-L{L}-b{b}", attention=att, L=L, block=b))
         for att in config.attentions:
-            out.append(Task.of("langevin", f"langevin-{att}", attention=att))
+            n = len(blocks(sample_Ps(config, att, config.langevin_factors), config.sample_block))
+            for b in range(n):
+                out.append(Task.of("langevin", f"langevin-{att}-b{b}", attention=att, block=b))
             out.append(Task.of("adam", f"adam-{att}", attention=att))
+        if "softmax" in config.attentions:
+            for L in sorted(set(config.variant_Ls), reverse=True):
+                out.append(Task.of("theory_variants", f"variants-L{L}", L=L))
         Ls = sorted(set(config.theory_Ls) | {config.sample_L}, reverse=True)
         for L in Ls:
             for att in config.attentions:
                 out.append(Task.of("theory", f"theory-{att}-L{L}", attention=att, L=L))
-        if "softmax" in config.attentions:
-            for L in sorted(set(config.variant_Ls), reverse=True):
-                out.append(Task.of("theory_variants", f"variants-L{L}", L=L))
         return out
 
     def finalize(self, config, tables):

@@ -178,18 +178,33 @@ def locate_softmax(h: Hyper, P_grid: np.ndarray) -> dict:
     """Global minimizer on the P grid, number of minima, spinodals and Maxwell point P*. [reconstruction 5.5]
 
     Returns dict: rows (list of per-P dicts: P, a, m, q, residual, n_minima, F), P_star, P_spinodal_low,
-    P_spinodal_high, and at P*: a_low, a_high, m_low, m_high, residual_low, residual_high."""
+    P_spinodal_high, P_cross, and at P*: a_low, a_high, m_low, m_high, residual_low, residual_high.  The
+    one-parameter and shift-invariant ansatze minimize over one gap a (the grid refined around the jump
+    first); the per-row ansatz over one gap per target row (a reported as their mean)."""
     if h.ansatz == "per_row":
-        return locate_softmax_rows(h, P_grid)
-    rows = []
-    counts = []
-    P_grid = _refine_at_jump(h, np.asarray(P_grid, dtype=float))
+        return locate_first_order(np.asarray(P_grid, dtype=float), lambda P: rows_minima(P, h),
+                                  lambda a: (float(a.mean()), *rows_order_params(a, h)))
+
+    def summary(a):
+        m, q = softmax_order_params(a, h)
+        return a, float(m), float(q)
+    return locate_first_order(_refine_at_jump(h, np.asarray(P_grid, dtype=float)), lambda P: softmax_minima(P, h),
+                              summary)
+
+
+def locate_first_order(P_grid: np.ndarray, minima, summary) -> dict:
+    """The transition locator shared by the softmax ansatze.  ``minima(P)``: the local minima [(x, F)] of the
+    action at P, sorted from the uniform side to the copy side (x: the ansatz's parameters); ``summary(x)``:
+    (a, m, q) of a minimum.  On the grid: the global minimizer and the number of minima; the spinodals by
+    geometric bisection where the count changes from 1 to 2 and back; P* where F(copy minimum) = F(uniform
+    minimum), bracketed by the grid's sign change of that difference inside the window (else the whole
+    window), then Brent's method in ln P.  [reconstruction 5.5]"""
+    rows, counts = [], []
     for P in P_grid:
-        mins = softmax_minima(P, h)
-        a_best, F_best = min(mins, key=lambda t: t[1])
-        m, q = softmax_order_params(a_best, h)
-        rows.append(dict(P=float(P), a=a_best, m=float(m), q=float(q), residual=float(1 - m**2 / q),
-                         n_minima=len(mins), F=F_best))
+        mins = minima(P)
+        x_best, F_best = min(mins, key=lambda t: t[1])
+        a, m, q = summary(x_best)
+        rows.append(dict(P=float(P), a=a, m=m, q=q, residual=float(1 - m**2 / q), n_minima=len(mins), F=F_best))
         counts.append(len(mins))
     counts = np.array(counts)
     out = dict(rows=rows, P_star=math.nan, P_spinodal_low=math.nan, P_spinodal_high=math.nan,
@@ -197,26 +212,28 @@ def locate_softmax(h: Hyper, P_grid: np.ndarray) -> dict:
     two = np.where(counts >= 2)[0]
     if two.size == 0:
         return out
-    count = lambda P: min(len(softmax_minima(P, h)), 2)  # noqa: E731
+    count = lambda P: min(len(minima(P)), 2)  # noqa: E731
     i0, i1 = two[0], two[-1]
     out["P_spinodal_low"] = (_bisect_count(lambda P: 1 if count(P) < 2 else 2, P_grid[i0 - 1], P_grid[i0], 1)
                              if i0 > 0 else math.nan)
     out["P_spinodal_high"] = (_bisect_count(count, P_grid[i1], P_grid[i1 + 1], 2)
                               if i1 + 1 < len(P_grid) else math.nan)
 
-    def delta_F(P):  # F(copy minimum) - F(uniform minimum), inside the window
-        mins = softmax_minima(P, h)
+    def delta_F(P):  # F(copy minimum) - F(uniform minimum) inside the window; the side's sign outside it
+        mins = minima(P)
+        if len(mins) < 2:
+            return -1.0 if P > P_grid[i1] else 1.0
         return mins[-1][1] - mins[0][1]
 
     inside = P_grid[two]
     d = np.array([delta_F(P) for P in inside])
     sign = np.where(np.diff(np.sign(d)) < 0)[0]
-    if d[0] < 0 or d[-1] > 0 or sign.size == 0:  # Maxwell point not bracketed by the grid
-        lo = out["P_spinodal_low"] * (1 + 1e-9)
-        hi = out["P_spinodal_high"] * (1 - 1e-9)
+    if d[0] < 0 or d[-1] > 0 or sign.size == 0:  # Maxwell point not bracketed by the grid: the whole window
+        lo = out["P_spinodal_low"] * (1 + 1e-9) if math.isfinite(out["P_spinodal_low"]) else P_grid[i0]
+        hi = out["P_spinodal_high"] * (1 - 1e-9) if math.isfinite(out["P_spinodal_high"]) else P_grid[i1]
         try:
-            P_star = optimize.brentq(lambda lp: delta_F(math.exp(lp)), math.log(lo), math.log(hi), xtol=1e-10)
-            P_star = math.exp(P_star)
+            P_star = math.exp(optimize.brentq(lambda lp: delta_F(math.exp(lp)), math.log(lo), math.log(hi),
+                                              xtol=1e-10))
         except (ValueError, TypeError):
             return out
     else:
@@ -224,10 +241,10 @@ def locate_softmax(h: Hyper, P_grid: np.ndarray) -> dict:
         P_star = math.exp(optimize.brentq(lambda lp: delta_F(math.exp(lp)), math.log(inside[j]),
                                           math.log(inside[j + 1]), xtol=1e-12))
     out["P_star"] = P_star
-    mins = softmax_minima(P_star, h)
-    for tag, (a_, _) in (("low", mins[0]), ("high", mins[-1])):
-        m, q = softmax_order_params(a_, h)
-        out[f"a_{tag}"], out[f"m_{tag}"], out[f"residual_{tag}"] = a_, float(m), float(1 - m**2 / q)
+    mins = minima(P_star)
+    for tag, (x, _) in (("low", mins[0]), ("high", mins[-1])):
+        a, m, q = summary(x)
+        out[f"a_{tag}"], out[f"m_{tag}"], out[f"residual_{tag}"] = a, float(m), float(1 - m**2 / q)
     return out
 
 
@@ -521,46 +538,3 @@ def rows_order_params(a: np.ndarray, h: Hyper) -> tuple[float, float]:
     k = h.keys
     p = 1.0 / (1.0 + (k - 1) * np.exp(-a))
     return float(p.mean()), float((p**2 + (1 - p) ** 2 / (k - 1)).mean())
-
-
-def locate_softmax_rows(h: Hyper, P_grid: np.ndarray) -> dict:
-    """locate_softmax for the per-row ansatz: global minimizer per P (a = mean of a_t), two minima (uniform and
-    copy start) distinct = inside the window, spinodals by bisection, P* where the two F are equal."""
-    rows, counts = [], []
-    for P in np.asarray(P_grid, float):
-        mins = rows_minima(P, h)
-        a, F = min(mins, key=lambda t: t[1])
-        m, q = rows_order_params(a, h)
-        rows.append(dict(P=float(P), a=float(a.mean()), m=m, q=q, residual=1 - m**2 / q, n_minima=len(mins), F=F))
-        counts.append(len(mins))
-    counts = np.array(counts)
-    out = dict(rows=rows, P_star=math.nan, P_spinodal_low=math.nan, P_spinodal_high=math.nan,
-               P_cross=steepest_rise([r["P"] for r in rows], [r["m"] for r in rows]))
-    two = np.where(counts >= 2)[0]
-    if two.size == 0:
-        return out
-    P_grid = np.asarray(P_grid, float)
-    count = lambda P: len(rows_minima(P, h))  # noqa: E731
-    i0, i1 = two[0], two[-1]
-    out["P_spinodal_low"] = (_bisect_count(lambda P: 1 if count(P) < 2 else 2, P_grid[i0 - 1], P_grid[i0], 1)
-                             if i0 > 0 else math.nan)
-    out["P_spinodal_high"] = (_bisect_count(count, P_grid[i1], P_grid[i1 + 1], 2) if i1 + 1 < len(P_grid)
-                              else math.nan)
-
-    def dF(lp):
-        mins = rows_minima(math.exp(lp), h)
-        return mins[-1][1] - mins[0][1] if len(mins) == 2 else (-1.0 if math.exp(lp) > P_grid[i1] else 1.0)
-    try:
-        P_star = math.exp(optimize.brentq(dF, math.log(out["P_spinodal_low"] * (1 + 1e-6)
-                                                       if math.isfinite(out["P_spinodal_low"]) else P_grid[i0]),
-                                          math.log(out["P_spinodal_high"] * (1 - 1e-6)
-                                                   if math.isfinite(out["P_spinodal_high"]) else P_grid[i1]),
-                                          xtol=1e-10))
-    except ValueError:
-        return out
-    out["P_star"] = P_star
-    mins = rows_minima(P_star, h)
-    for tag, (a_, _) in (("low", mins[0]), ("high", mins[-1])):
-        m, q = rows_order_params(a_, h)
-        out[f"a_{tag}"], out[f"m_{tag}"], out[f"residual_{tag}"] = float(a_.mean()), m, 1 - m**2 / q
-    return out

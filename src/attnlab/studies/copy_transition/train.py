@@ -92,19 +92,24 @@ def mala(post: ReducedPosterior, S0: torch.Tensor, n_burn: int, n_steps: int, th
                 eps=eps.reshape(-1).cpu().numpy())
 
 
-def langevin(model: CopyHeads, Xl: torch.Tensor, lr: float, n_steps: int, n_burn: int, thin: int, generator,
+def langevin(model: CopyHeads, data, lr, n_steps: int, n_burn: int, thin: int, generator,
              C_test: torch.Tensor, n_test: int) -> list:
-    """Full-network Langevin on all parameters theta of `model` (batched heads) on raw one-hot data Xl
-    (layout (B, L, P, V), see CopyHeads.layout):
+    """Full-network Langevin on all parameters theta of `model` (batched heads):
     theta <- theta - lr grad J(theta) + sqrt(2 lr kappa) xi,  J = 1/2 sum ||f - y||^2 + prior (gamma from
-    the prior).  Stationary law exp(-J/kappa) = the posterior.  Cost O(B P L^2 V) per step.
-    Records (after burn-in, every `thin`) m, q, residual, logit gap and the test MSE of the current (S, W)."""
+    the prior).  Stationary law exp(-J/kappa) = the posterior.  ``data`` is either raw one-hot sequences Xl
+    (layout (B, L, P, V), see CopyHeads.layout; cost O(B P L^2 V) per step) or their statistics (C, n) with
+    C (D, L, L, V, V) for D data sets of B/D heads each and n (B,) targets per head: the same full-batch J,
+    exactly (CopyHeads.data_loss_stats), at cost O(B (L^3 + L^2 V^2)) whatever P is.  ``lr``: a number or one
+    per head (B,).  Records (after burn-in, every `thin`) m, q, residual, logit gap and the test MSE of the
+    current (S, W)."""
     params = [p for p in model.parameters()]
-    sd = math.sqrt(2 * lr * model.kappa)
+    stats = isinstance(data, tuple)
+    lr_t = torch.as_tensor(lr, dtype=params[0].dtype, device=params[0].device).reshape(-1)
+    sd_t = torch.sqrt(2 * lr_t * model.kappa)
     rows: list = []
     J0 = None
     for k in range(n_steps):
-        J = model.data_loss(Xl) + model.prior_energy()
+        J = (model.data_loss_stats(*data) if stats else model.data_loss(data)) + model.prior_energy()
         grads = torch.autograd.grad(J.sum(), params)
         if J0 is None:
             J0 = J.detach().clone()
@@ -112,7 +117,9 @@ def langevin(model: CopyHeads, Xl: torch.Tensor, lr: float, n_steps: int, n_burn
             check_objective("Langevin objective", J.detach(), J0, k)
         with torch.no_grad():
             for p, gr in zip(params, grads):
-                p.add_(-lr * gr + sd * torch.randn(p.shape, generator=generator, dtype=p.dtype, device=p.device))
+                shape = (-1,) + (1,) * (p.dim() - 1)
+                noise = torch.randn(p.shape, generator=generator, dtype=p.dtype, device=p.device)
+                p.add_(-lr_t.reshape(shape) * gr + sd_t.reshape(shape) * noise)
         if k >= n_burn and (k - n_burn + 1) % thin == 0:
             with torch.no_grad():
                 S, alpha = model.logits().double(), model.alpha().double()
