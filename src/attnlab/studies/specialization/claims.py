@@ -352,7 +352,7 @@ def _student_key(config) -> str | None:
     if config.student_values == "tied":
         return "tied"
     if config.student_values == "fixed":
-        return "fixed N_h=1" if config.fixed_value == "1" else "fixed N_h=1/H"
+        return {"1": "fixed N_h=1", "2/H": "fixed N_h=2/H"}.get(config.fixed_value, "fixed N_h=1/H")
     return None
 
 
@@ -385,9 +385,15 @@ def split_stability_text(tables, config) -> tuple[dict, str]:
                    f"{u['diffusion']:.2g} on the path at D = {int(u['D'])}: escape exponent "
                    f"{u['escape_exponent']:.3g}, growing like D)")
         txt += f"; risk {un} {u['risk']:.3f} +- {u['risk_se']:.3f} vs {ev} {e['risk']:.3f} +- {e['risk_se']:.3f}"
+        if "sgd_replicas" in u and np.isfinite(u["sgd_replicas"]):
+            txt += (f"; SGD at D = {int(u['D'])} started at {un}: {int(u['sgd_switched'])}/{int(u['sgd_replicas'])} "
+                    f"replicas rearrange through an excursion" + (f" (median t = {u['sgd_switch_t']:.3g})"
+                                                               if np.isfinite(u["sgd_switch_t"]) else "")
+                    + f", {int(u['sgd_kept'])} keep {un} to t = {u['sgd_horizon']:g}")
         parts.append(txt)
         if student == _student_key(config):
             value = {f"{un} kept by the ODE": float(u["kept"]), f"{un} flip rate": float(u["lam_flip"]),
+                     f"SGD from {un}: replicas switching": float(u.get("sgd_switched", math.nan)),
                      f"{un} flip rate SE": float(u["lam_flip_se"]), f"{un} escape exponent": float(u["escape_exponent"]),
                      f"{un} - {ev} risk": float(u["risk"] - e["risk"])}
     if not parts:

@@ -19,7 +19,7 @@ class SpecializationConfig(StudyConfig):
                   interval in t = steps/D, location_law (spiked | max), value_mode (the teacher's value:
                   shared | theta); student_values (the student's values: fixed = held at N_h v*, keys learned;
                   tied = one shared learned value a v*, a >= 0; free = every v_h learned), fixed_value (N_h of
-                  fixed values: auto = 1/H per-head normalizations, 1 joint ones | 1/H | 1); lr_bias_ratio = the
+                  fixed values: auto = 1/H per-head normalizations, 1 joint ones | 1/H | 2/H | 1); lr_bias_ratio = the
                   bias's learning rate / lr; lr_tau: lr(t) = lr / (1 + t / lr_tau) (0: constant).
     activations:  teacher-aligned risks, flipped spike F=1, H=2, Delta=0, at each of nus; act_samples MC
                   samples (fit on act_samples/2 independent ones); act_refine: Nelder-Mead
@@ -97,7 +97,7 @@ class SpecializationConfig(StudyConfig):
         self.check_choice("location_law", {"spiked", "max"})
         self.check_choice("value_mode", {"shared", "theta"})
         self.check_choice("student_values", {"free", "fixed", "tied"})
-        self.check_choice("fixed_value", {"auto", "1/H", "1"})
+        self.check_choice("fixed_value", {"auto", "1/H", "2/H", "1"})
         self.check_nonnegative("lr_bias_ratio", "lr_tau")
         if self.student_values != "free" and self.value_mode != "shared":
             raise ConfigError("student_values", "fixed or tied values need value_mode=shared (one readout v*)")

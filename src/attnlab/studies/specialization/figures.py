@@ -1,5 +1,5 @@
-"""Figures F1-F6 of the brief, and F7 (the ODE-vs-SGD finite-size scaling), from the result tables only
-(matplotlib Agg)."""
+"""Figures F1-F6 of the brief, F7 (the ODE-vs-SGD finite-size scaling), F8 (the learning rate against gradient
+flow) and F9 (the uneven split's stability), from the result tables only (matplotlib Agg)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -290,11 +290,69 @@ def fig_lr_flow(tables, config, outdir) -> Figure | None:
                   f"small_lr, and the gradient-flow ODE. Medians over replicas (table lr_flow): {txt}.")
 
 
+def fig_split_stability(tables, config, outdir) -> Figure | None:
+    """F9: the force on the least committed head of the larger mode along the flip path (table split_stability)."""
+    st = tables.get("split_stability")
+    if st is None or st.empty:
+        return None
+    students = list(dict.fromkeys(st["student"]))
+    sgd = tables.get("split_pattern_sgd")
+    nrow = 1 if sgd is None or sgd.empty else 2
+    fig, axes = plt.subplots(nrow, len(students), figsize=(3.4 * len(students), 3.0 * nrow), squeeze=False)
+    if nrow == 2:                               # SGD from the uneven split: replicas 0 and 1, the switch marked
+        from .split_stability import first_switch
+
+        for ax, student in zip(axes[1], students):
+            g = sgd[sgd["student"] == student]
+            for r, c in zip(sorted(g["seed"].unique())[:2], ("-", "--")):
+                p = g[g["seed"] == r].pivot(index="t", columns="head", values="M")
+                ax.set_prop_cycle(None)
+                ax.plot(p.index, p.values, ls=c, lw=1)
+                t_sw = first_switch(p.index.to_numpy(), p.to_numpy())[0]
+                if np.isfinite(t_sw):
+                    ax.axvline(t_sw, color="red", ls=c, lw=0.8)
+            u = st[(st["student"] == student) & st["sgd_replicas"].notna()] if "sgd_replicas" in st else st.iloc[:0]
+            if len(u):
+                u = u.iloc[0]
+                ax.set_title(f"SGD from {u['pattern']}: {int(u['sgd_switched'])}/{int(u['sgd_replicas'])} switch"
+                             + (f", median t={u['sgd_switch_t']:.3g}" if np.isfinite(u["sgd_switch_t"]) else ""), fontsize=8)
+            ax.axhline(0.3, color="gray", ls=":", lw=0.6)
+            ax.axhline(-0.3, color="gray", ls=":", lw=0.6)
+            ax.set_xlabel("t", fontsize=8)
+        axes[1, 0].set_ylabel("M_h (SGD, replicas 0 solid, 1 dashed)", fontsize=8)
+    for ax, student in zip(axes[0], students):
+        for r in st[st["student"] == student].itertuples():
+            m = np.array([float(x) for x in r.profile_m.split(",")])
+            f = np.array([float(x) for x in r.profile_f.split(",")])
+            lab = f"{r.pattern}" + ("" if r.kept else f" (left: ends {r.final_pos}/{r.final_neg})")
+            line, = ax.plot(m, f, lw=1.2, label=lab)
+            if np.isfinite(r.m_sep):
+                ax.axvline(r.m_sep, color=line.get_color(), ls=":", lw=1)
+        ax.axhline(0, color="gray", lw=0.6)
+        ax.set_title(student, fontsize=8)
+        ax.set_xlabel("M_h of the moved head", fontsize=8)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("dM_h/dt")
+    rows = "; ".join(f"{r.student} {r.pattern}: " + (
+        f"{r.verdict}, flip rate {r.lam_flip:.2g} +- {r.lam_flip_se:.1g}, escape exponent {r.escape_exponent:.3g}"
+        if r.kept else f"unstable, the ODE leaves it (ends {r.final_pos}/{r.final_neg}"
+        + (f", a head switching at t = {r.switch_t:g})" if np.isfinite(r.switch_t) else ")"))
+        for r in st.itertuples())
+    return Figure(_save(fig, outdir, "split_stability.png"),
+                  "F9: why an uneven split stays (the split experiment's ODE, table split_stability): the force "
+                  "dM_h/dt on the least committed head of the larger mode when it is moved along k* toward the other "
+                  "mode (other heads held at the relaxed split), per student and split; the curve starts at the "
+                  "head's own M_h (right for the + mode). Dotted: the separatrix, where a head would switch mode. "
+                  + ("Bottom: online SGD at D started from the uneven split (replicas 0 and 1; red: a head changes "
+                     "mode, the excursion; title: replicas with a switch and its median time). " if nrow == 2 else "")
+                  + f"{rows}. Claim uneven_split_rearranges_through_excursion.")
+
+
 def make_figures(tables, config, outdir: Path) -> list[Figure]:
     outdir.mkdir(parents=True, exist_ok=True)
     out = []
     for fn in (fig_risk_vs_t, fig_overlaps, fig_variance, fig_split, fig_activations, fig_pruning,
-               fig_ode_scaling, fig_lr_flow):
+               fig_ode_scaling, fig_lr_flow, fig_split_stability):
         f = fn(tables, config, outdir)
         if f is not None:
             out.append(f)

@@ -34,6 +34,10 @@ and lam_flip < -Z SE (a head displaced along the flip returns: the split is a st
 basin along the path ends at m_sep); else "marginal".  lam_full is reported beside it: its near-neutral top
 modes are the slow drift of the state (the even split, the SGD attractor, has them too), not the split.
 By the theta -> -theta symmetry (exact on the mirrored MC samples) 1/3 has the numbers of 3/1.
+
+4. **SGD from the uneven split** (:func:`sgd_from_pattern`): every split replica's init with its keys placed at
+   the uneven split, online SGD at the study's D for split_horizon / 3: sgd_kept / sgd_switched replicas and
+   the median time of the switch (table `split_pattern_sgd`: the trajectories).
 """
 from __future__ import annotations
 
@@ -53,7 +57,8 @@ from .theory import FieldSampler, drift, integrate_ode, mirrored, risk, student_
 SPLIT_START = 0.5        # |M_h| of the heads at the start of the relaxation (past SPLIT_OVERLAP: assigned)
 GRID = 25                # points of the flip-force profile
 DELTA = 1e-4             # central-difference step of the Jacobians
-STUDENTS = (("fixed", "1/H"), ("fixed", "1"), ("tied", "auto"))   # the students compared [issue 19]
+# the students compared [issue 19]; N_h = 2/H: an even split over the two modes reads out v* exactly
+STUDENTS = (("fixed", "1/H"), ("fixed", "2/H"), ("fixed", "1"), ("tied", "auto"))
 
 
 def student_label(values: str, fixed_value: str) -> str:
@@ -299,9 +304,43 @@ def run_split_stability(cfg, values: str, fixed_value: str) -> dict:
     fs = mc(c.ode_samples, "split-stability-ode")
     batches = [mc(c.stability_samples // 4, "split-stability-mc", k) for k in range(4)]
     rows = []
+    label = student_label(values, fixed_value)
     for name, signs in patterns(c.H):
-        row = dict(student=student_label(values, fixed_value), values=values, fixed_value=fixed_value,
+        row = dict(student=label, values=values, fixed_value=fixed_value,
                    N_value=setup.value0(), D=c.D, nu=c.nu, H=c.H, lr=c.lr)
         row.update(analyse_pattern(c, fs, batches, A0, Q0, b0, values, name, signs))
         rows.append(row)
-    return {"split_stability": pd.DataFrame(rows)}
+    name, signs = patterns(c.H)[0]
+    traj, summary = sgd_from_pattern(c, setup, signs)
+    rows[0].update(summary)
+    traj = traj.assign(student=label, pattern=name)
+    return {"split_stability": pd.DataFrame(rows), "split_pattern_sgd": traj}
+
+
+def sgd_from_pattern(c, setup, signs) -> tuple[pd.DataFrame, dict]:
+    """Online SGD at D from the split `signs` (every split replica's init with its keys moved along k* to
+    M_h = signs_h SPLIT_START), for split_horizon / 3: does SGD leave the uneven split through an excursion?
+    Returns the trajectories (seed, t, head, M, risk) and sgd_kept / sgd_switched (replicas that keep the
+    split / where a head changes mode) with the median switch time."""
+    from .experiments import replica_seeds
+    from .train import init_weights, run_sgd
+
+    W, b = init_weights(setup, replica_seeds(c, "split", c.seeds, c.D))
+    for h, sgn in enumerate(signs):
+        W[:, h, 0] = sgn * SPLIT_START
+    horizon = c.split_horizon / 3
+    log = run_sgd(setup, replica_seeds(c, "split", c.seeds, c.D), horizon, c.log_dt,
+                  data_seed=rng.derive_seed(c.seed, "split-pattern", "data", c.D, c.student_values, c.fixed_value),
+                  W0=W, b0=b)
+    H, nt = c.H, len(log.t)
+    M = log.A[:, :, :H, 0]                                        # (R, nt, H)
+    traj = pd.DataFrame(dict(seed=np.repeat(np.arange(M.shape[0]), nt * H), t=np.tile(np.repeat(log.t, H), M.shape[0]),
+                             head=np.tile(np.arange(H), M.shape[0] * nt), M=M.reshape(-1),
+                             risk=np.repeat(log.risk, H, axis=1).reshape(-1)))
+    switches = [first_switch(log.t, M[r])[0] for r in range(M.shape[0])]
+    want = (sum(x > 0 for x in signs), sum(x < 0 for x in signs))
+    kept = [np.isnan(sw) and ((M[r, -1] > SPLIT_OVERLAP).sum(), (M[r, -1] < -SPLIT_OVERLAP).sum()) == want
+            for r, sw in enumerate(switches)]
+    sw = [x for x in switches if np.isfinite(x)]
+    return traj, dict(sgd_horizon=float(log.t[-1]), sgd_replicas=M.shape[0], sgd_kept=int(sum(kept)),
+                      sgd_switched=len(sw), sgd_switch_t=float(np.median(sw)) if sw else math.nan)

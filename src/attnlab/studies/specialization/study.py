@@ -59,7 +59,8 @@ class SpecializationStudy(Study):
         "split_stability": "student, values, fixed_value, N_value, D, nu, H, lr, pattern ((H-1)/1 | H/2/H/2), relax, "
                            "start_m, final_pos, final_neg, kept, switch_t, switch_head, final_M, value, risk, risk_se, "
                            "flow, lam_full, lam_full_se, lam_full2, top_B_share, head, m_head, m_other, lam_flip, lam_flip_se, f_mid, "
-                           "f_mid_se, m_sep, barrier, diffusion, diffusion_state, escape_exponent, profile_m, profile_f, kick_m, verdict "
+                           "f_mid_se, m_sep, barrier, diffusion, diffusion_state, escape_exponent, profile_m, profile_f, kick_m, verdict, "
+                           "sgd_horizon, sgd_replicas, sgd_kept, sgd_switched, sgd_switch_t "
                            "-- is the split a stable state of the split experiment's ODE, per student: relaxed from the "
                            "pattern for split_horizon (kept: no head changed mode; switch_t: the ODE's excursion); "
                            "lam_full: top eigenvalue of the full drift Jacobian +- SE (4 MC batches; top_B_share: its "
@@ -70,6 +71,10 @@ class SpecializationStudy(Study):
                            "diffusion_state: at the state), escape_exponent = 2 int f / diffusion dm over the path "
                            "(Arrhenius, grows like D); kick_m: M_h after relaxing from M_h = 0; "
                            "verdict stable | unstable | marginal",
+        "split_pattern_sgd": "seed, t, head, M, risk, student, pattern -- online SGD at D from the uneven split "
+                             "(every split replica's init, keys moved along k* to M_h = +-0.5), for split_horizon / 3, "
+                             "per student of split_stability (whose uneven row holds sgd_kept, sgd_switched, "
+                             "sgd_switch_t)",
         "pruning_summary": "activation, seed, H, F, n_prunable, risk_full, bayes_ratio, risk_kept, n_prunable_median -- "
                            "(analysis) heads removed greedily by loss while the risk stays within 10 % of the full "
                            "model's (+ Z MC SE); risk after H - F removed; risk_full / Bayes risk; the median over seeds",

@@ -30,7 +30,7 @@ from .models import entry_of, forward_backward, learns_bias
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 STUDENT_VALUES = ("free", "fixed", "tied")
-FIXED_VALUES = ("auto", "1/H", "1")
+FIXED_VALUES = ("auto", "1/H", "2/H", "1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,7 @@ class SGDSetup:
     dtype: str = "float32"
     device: str = "cpu"
     student_values: str = "free"      # free | fixed | tied (see :func:`value_scale`)
-    fixed_value: str = "auto"         # fixed values' overlap N_h: auto | 1/H | 1
+    fixed_value: str = "auto"         # fixed values' overlap N_h: auto | 1/H | 2/H | 1
     lr_bias: float | None = None      # learning rate of the per-head bias (None: lr)
     lr_tau: float = 0.0               # lr(t) = lr / (1 + t / lr_tau); 0: constant lr
 
@@ -73,7 +73,8 @@ class SGDSetup:
 
         fixed, ``auto`` [our reading]: 1/H for an entry normalized per head over the tokens (so H heads
         that attend alike read out the token average once), 1 for an entry normalized jointly over heads and
-        tokens (the Bayes-softmax construction's v_h = v*); ``1/H`` and ``1`` force that value.
+        tokens (the Bayes-softmax construction's v_h = v*); ``1/H`` and ``1`` force that value; ``2/H``: an even
+        split of the heads over two modes reads out v* exactly (the split-stability comparison).
         tied: starts at ``init_scale`` (the norm of a free value at init) along v*."""
         if self.student_values == "tied":
             return float(self.init_scale)
@@ -81,6 +82,8 @@ class SGDSetup:
             return 1.0
         if self.fixed_value == "1/H":
             return 1.0 / self.H
+        if self.fixed_value == "2/H":           # an even split over two modes reads out v* exactly
+            return 2.0 / self.H
         return 1.0 if info(entry_of(self.activation)[0]).axes == "heads_and_keys" else 1.0 / self.H
 
     def lr_at(self, t: float) -> float:
