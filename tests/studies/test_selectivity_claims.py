@@ -96,7 +96,7 @@ def test_plateau_claim():
 def _crit(frac, frac_A=None, chunks=2):
     """A critical-N scan where top-N and random-N distances differ below frac * L (reading B) and below frac_A * L
     (reading A), on the L-independent grid of the config; per-head values with noise."""
-    from attnlab.studies.selectivity.realmodel import critical_grid
+    from attnlab.studies.selectivity.critical import critical_grid
 
     frac_A = frac if frac_A is None else frac_A
     rows = []
@@ -209,7 +209,7 @@ def test_every_claim_id_present():
                    "distance_below_theorem1_bound", "distance_grows_with_L_at_fixed_N", "distance_plateaus_in_N",
                    "critical_N_grows_with_L", "critical_N_size_matches_paper", "separability_declines_then_saturates",
                    "gradient_sensitivity_within_bounds", "gradient_sensitivity_scales_as_inverse_T",
-                   "multihead_coverage_arithmetic"}
+                   "multihead_coverage_arithmetic", "separability_above_theorem2_lower_bound"}
 
 
 @pytest.mark.parametrize("claim", C.CLAIMS, ids=lambda c: c.id)
@@ -222,5 +222,56 @@ def test_consistency_checks_are_labelled():
     kinds = {c.id: c.kind for c in C.CLAIMS}
     assert {k for k, v in kinds.items() if v == "consistency"} >= {
         "attention_weights_within_lemma1_bounds", "softmax_jacobian_norm_at_most_half_over_T",
-        "distance_below_theorem1_bound", "multihead_coverage_arithmetic", "gradient_sensitivity_within_bounds"}
+        "distance_below_theorem1_bound", "multihead_coverage_arithmetic", "gradient_sensitivity_within_bounds",
+        "separability_above_theorem2_lower_bound"}
     assert kinds["critical_N_size_matches_paper"] == kinds["gradient_sensitivity_scales_as_inverse_T"] == "finding"
+
+
+def test_theorem2_lower_bound_claim_passes_on_the_sphere_and_fails_on_a_violation():
+    from attnlab.studies.selectivity.experiments import separability_table
+
+    sep = separability_table(CFG)
+    assert (sep["bound_violations"] == 0).all() and (sep["ratio"] >= sep["lower"] - 1e-12).all()
+    assert C.check_theorem2_lower({"separability": sep}, CFG).passed is True
+    bad = sep.copy()
+    bad.loc[bad.index[0], "bound_violations"] = 1
+    assert C.check_theorem2_lower({"separability": bad}, CFG).passed is False
+    worse = sep.copy()
+    worse["lower"] = worse["ratio"] + 0.1                                  # a head mean below the bound
+    assert C.check_theorem2_lower({"separability": worse}, CFG).passed is False
+
+
+def test_bisection_locates_the_critical_N_to_one():
+    """A scan whose top-N and random-N distances differ (by a shift far above the head-to-head noise) below N* and
+    agree from N* on: after the grid and the bisection rounds the critical N of every test is N* exactly, N* - 1 was
+    scanned (resolution 1), far fewer integers than all were scanned, and without bisection it is the grid point."""
+    from attnlab.studies.selectivity.critical import critical_grid, scan_and_bisect
+
+    L, star = 256, 157
+    noise = np.random.default_rng(4).normal(1.0, 0.1, size=(2, 40))
+
+    def rows(Ns, with_mc):
+        out = []
+        for c in range(2):
+            for h in range(40):
+                e = noise[c, h]
+                for N in Ns:
+                    gap = 1.0 if N < star else 0.0
+                    r = dict(model="m", chunk=c, layer=0, head=h, L=L, N=int(N), d_B=e + gap, main_B=e,
+                             d_A=e + gap, main_A=e)
+                    if with_mc:
+                        r.update(d_B_mc_rows=e + gap, mc_B=e, d_A_mc_rows=e + gap, mc_A=e)
+                    out.append(r)
+        return out
+
+    grid = critical_grid(L, 4)
+    assert star not in grid
+    df = scan_and_bisect(rows, grid, (0.01, 0.05))
+    fr = finalize_tables(CFG, {"critical_scan": df})["critical_n_fraction"]
+    main = fr[fr["expectation"] == "main"]
+    assert (main["critical_N"] == star).all() and (main["resolution"] == 1).all()
+    assert df["N"].nunique() < len(grid) + 20 and df.loc[~df["N"].isin(grid), "mc_B"].isna().all()
+    mc = fr[fr["expectation"] == "mc"]                                    # the Monte Carlo stays on the grid
+    assert (mc["critical_N"] == min(n for n in grid if n >= star)).all()
+    plain = finalize_tables(CFG, {"critical_scan": scan_and_bisect(rows, grid, (0.01,), bisect=False)})
+    assert (plain["critical_n"]["critical_N"] == min(n for n in grid if n >= star)).all()

@@ -125,6 +125,40 @@ def test_separability_kernel_matches_literal_loop():
                 assert float(fast[b, r]) == naive.row_separability(alpha[b, r].numpy()[keep], X[b].numpy()[keep], N)
 
 
+def test_theorem2_bounds_against_a_literal_loop():
+    """xi_i from its double sum over pairs of I \\ i (delta: the row's smallest selected pair distance, unit vectors);
+    X_i = ||s - alpha_i x_i|| <= xi_i for every selected token, so #{xi_i < r} <= N_s and 1 - sum xi / (N r) below
+    that; the reconstructed upper form from its formula."""
+    alpha, X, valid, _ = _case(seed=2, B=2, R=6, K=30, dx=4, causal=False)
+    for N in (1, 3, 8):
+        f = M.separability(alpha, X, valid, N, bounds=True)
+        assert not bool(f["bound_violation"].any())
+        for b in range(2):
+            for r in range(alpha.shape[1]):
+                a = alpha[b, r].numpy()
+                x = X[b].numpy() / np.linalg.norm(X[b].numpy(), axis=-1, keepdims=True)
+                top = np.argsort(-a, kind="stable")[:N]
+                rest = np.setdiff1d(np.arange(len(a)), top)
+                s = (a[top, None] * x[top]).sum(0)
+                rad = min(np.linalg.norm(a[j] * x[j] - s) for j in rest)
+                d2 = [np.sum((x[j] - x[k]) ** 2) for j in top for k in top if j != k]
+                delta2 = min(d2) if d2 else 0.0
+                xi = []
+                for i in top:
+                    others = [j for j in top if j != i]
+                    q = sum(a[j] ** 2 for j in others) + sum((1 - delta2 / 2) * a[j] * a[k]
+                                                            for j in others for k in others if j != k)
+                    xi.append(np.sqrt(max(q, 0.0)))
+                    assert np.linalg.norm(s - a[i] * x[i]) <= xi[-1] + 1e-12        # X_i <= xi_i
+                xi = np.array(xi)
+                assert float(f["count_lower"][b, r]) == pytest.approx(np.mean(xi < rad), abs=1e-12)
+                lower = 1 - xi.sum() / (N * rad) if xi.sum() > 0 else 1.0
+                assert float(f["lower"][b, r]) == pytest.approx(lower, rel=1e-9, abs=1e-12)
+                assert float(f["upper"][b, r]) == pytest.approx(np.mean(np.exp(-np.clip(xi - rad, 0, None) ** 2 / 2)),
+                                                                rel=1e-9)
+                assert lower <= np.mean(xi < rad) + 1e-12 <= float(f["ratio"][b, r]) + 1e-12
+
+
 def test_monte_carlo_expectation_matches_exhaustive_average():
     """Tiny row: the MC mean over random N-subsets converges to the exact average over all C(n, N) subsets."""
     import itertools
@@ -285,7 +319,7 @@ def test_runtime_registered_normalization_runs_without_study_code():
 
 
 def test_critical_grid_is_the_same_at_every_L_and_finer_near_L():
-    from attnlab.studies.selectivity.realmodel import critical_grid
+    from attnlab.studies.selectivity.critical import critical_grid
 
     g256, g1024 = critical_grid(256, 4), critical_grid(1024, 4)
     assert [n for n in g256 if n < 0.75 * 256] == [n for n in g1024 if n < 0.75 * 256]   # no fraction of L
@@ -306,6 +340,32 @@ def test_reading_A_main_term_and_monte_carlo():
     assert torch.allclose(both["B"], M.mc_distance(alpha, X, valid, N, 64, g2))   # same subsets as reading B
     # reading A of one random set is ||o - 2 s|| <= ||o|| + 2 ||s||: its mean stays within that envelope
     assert bool((both["A"] <= 3 * X.norm(dim=-1).max() + 1e-9).all())
+
+
+def test_mc_sweep_nested_sets_match_one_N_at_a_time_in_distribution():
+    """The nested random sets of mc_sweep (prefixes of one random key order per set and row) are uniform N-subsets
+    for every N: on a tiny causal case each N's estimate agrees with the exhaustive average over all N-subsets
+    within 4 Monte-Carlo standard errors (the sweep's own variance), rows with n <= N give 0, and chunking the
+    rows (chunk_elems) changes nothing but the random stream."""
+    import itertools
+
+    alpha, X, valid, pos = _case(seed=8, B=2, R=5, K=7, dx=3, causal=True)
+    S = 3000
+    est = M.mc_sweep(alpha, X, valid, (1, 2, 4, 6), S, torch.Generator().manual_seed(1), chunk_elems=50)
+    for N in (1, 2, 4, 6):
+        for b in range(2):
+            for r in range(5):
+                keys = np.flatnonzero(valid[0, r].numpy())
+                if len(keys) <= N:
+                    assert float(est[N]["B"][b, r]) == 0.0
+                    continue
+                vals = []
+                for sub in itertools.combinations(keys, N):
+                    sel = torch.zeros(1, 1, 7, dtype=torch.bool)
+                    sel[0, 0, list(sub)] = True
+                    vals.append(float(M.d_sum_given(alpha[b:b + 1, r:r + 1], X[b:b + 1], valid[:, r:r + 1], sel)))
+                se = math.sqrt(float(est[N]["B_var"][b, r]) / S)
+                assert abs(float(est[N]["B"][b, r]) - np.mean(vals)) <= 4 * se + 1e-12, (N, b, r)
 
 
 def test_corrupt_or_truncated_model_files_are_refused_before_anything_is_written(tmp_path, capsys):

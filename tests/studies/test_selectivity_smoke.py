@@ -18,7 +18,7 @@ COLUMNS = {
     "gradient_summary": {"model", "logits", "agg", "eps", "slope_small_T", "g_times_4T", "drop", "decides"},
     "distance_slope": {"model", "slope"},
     "separability_summary": {"model", "N", "median"},
-    "separability": {"model", "layer", "head", "L", "N", "ratio"},
+    "separability": {"model", "layer", "head", "L", "N", "ratio", "lower", "count_lower", "upper", "bound_violations"},
     "gradient": {"model", "logits", "T", "eps", "g_max", "g_mean", "g_rowmax"},
     "normalizers": {"model", "normalizer", "metric", "N", "value"},
     "lemma1": {"normalizer", "T", "L", "within"},
@@ -37,18 +37,21 @@ def test_smoke_run(tmp_path):
         assert len(df) > 0, name
         assert cols <= set(df.columns), (name, cols - set(df.columns))
     claims = json.loads((out / "claims.json").read_text())
-    assert len(claims) == 11
+    assert len(claims) == 12
     for c in claims:
         assert c["status"] in ("pass", "fail", "undecided"), c          # never "error"
         if c["status"] == "undecided":
             assert c["detail"], c
     by_id = {c["id"]: c for c in claims}
     for exact in ("attention_weights_within_lemma1_bounds", "softmax_jacobian_norm_at_most_half_over_T",
-                  "multihead_coverage_arithmetic", "gradient_sensitivity_within_bounds"):
+                  "multihead_coverage_arithmetic", "gradient_sensitivity_within_bounds",
+                  "separability_above_theorem2_lower_bound"):
         assert by_id[exact]["status"] == "pass", by_id[exact]
         assert by_id[exact]["kind"] == "consistency"
     fr = pd.read_parquet(out / "tables" / "critical_n_fraction.parquet")
     assert set(fr["reading"]) == {"A", "B"}                             # both readings of d~ are scanned
+    main = fr[(fr["expectation"] == "main") & fr["critical_N"].notna()]
+    assert ((main["resolution"] == 1) | main["N_below"].isna()).all()  # bisected to +-1 (or the smallest N accepts)
     assert "deciding reading B" in by_id["critical_N_size_matches_paper"]["detail"]
     g = pd.read_parquet(out / "tables" / "gradient.parquet")
     assert {"raw", "scaled", "probs", "synthetic"} <= set(g["logits"])

@@ -9,7 +9,8 @@ Claims, figures and the paper ledger read these tables; nothing here is recomput
 * ``distance_slope``     Fig. 2a: per head (or synthetic case) the log-log slope of d~ against L at N = N_fixed.
 * ``distance_plateau``   Fig. 2b: per head, r_late = d(N_hi)/d(N_mid), r_early = d(N_mid)/d(N_lo) and
                          diff = |log r_late| - |log r_early| (< 0: a plateau).
-* ``separability_summary`` Fig. 3: per (model, N) the median, mean and standard error of N_s/N over heads.
+* ``separability_summary`` Fig. 3: per (model, N) the median, mean, standard error and max of N_s/N over heads,
+                         beside the means of Theorem 2's bounds (our reconstruction).
 * ``gradient_summary``   Fig. 4: per (model, eps) the log-log slope of g_max over T <= 0.1 (with its 99 %
                          interval), g_max at T = 0.1, max g_max over T >= 1 and the drop between them.
 """
@@ -64,7 +65,8 @@ def compare_heads(a, b) -> dict:
 
 def critical_tests(scan: pd.DataFrame | None) -> pd.DataFrame:
     """Per (model, L, N, reading, expectation): the tests of compare_heads on the per-head means of the true and
-    the expected d~ (rows averaged per chunk in the task, then over the chunks)."""
+    the expected d~ (rows averaged per chunk in the task, then over the chunks); an (N, expectation) without values
+    (the bisection points carry the main term only) has no row."""
     cols = ["model", "L", "N", "reading", "expectation", "n_heads", "ks_D", "ks_p", "paired_p", "log_ratio",
             "log_ratio_se", "dz", "n_chunks"]
     if scan is None or not len(scan):
@@ -79,8 +81,11 @@ def critical_tests(scan: pd.DataFrame | None) -> pd.DataFrame:
                 t, x = _columns(r, e)
                 if t not in g or x not in g:
                     continue
-                rows.append(dict(model=m, L=int(L), N=int(N), reading=r, expectation=e,
-                                 **compare_heads(g[t], g[x]), n_chunks=int(n_chunks[m])))
+                res = compare_heads(g[t], g[x])
+                if res["n_heads"] < 2:                       # not computed at this N (bisection points: main only)
+                    continue
+                rows.append(dict(model=m, L=int(L), N=int(N), reading=r, expectation=e, **res,
+                                 n_chunks=int(n_chunks[m])))
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -88,10 +93,12 @@ def critical_n_fraction(tests: pd.DataFrame, alphas, reading: str, expectation: 
     """Fig. 2c's headline table: per (model, L, alpha, reading, expectation, test) the smallest scanned N whose
     p-value exceeds alpha (KS: the paper's test; paired: Wilcoxon on the same heads), its fraction of L, and the
     effect size there (mean log(true/expected) with its 99 % interval).  NaN when every scanned N differs (the
-    effect size is then the one at the largest scanned N).  decides: the reading and expectation of the config
-    with the KS test (what the claims read)."""
+    effect size is then the one at the largest scanned N).  N_below: the largest scanned N below it (it rejects);
+    resolution = critical_N - N_below (1 once the task's bisection has closed the bracket).  decides: the reading
+    and expectation of the config with the KS test (what the claims read)."""
     cols = ["model", "L", "alpha", "reading", "expectation", "test", "critical_N", "fraction", "p_value", "ks_D",
-            "log_ratio", "log_ratio_low", "log_ratio_high", "n_heads", "n_chunks", "N_max_scanned", "decides"]
+            "log_ratio", "log_ratio_low", "log_ratio_high", "n_heads", "n_chunks", "N_max_scanned", "N_below",
+            "resolution", "decides"]
     if tests is None or not len(tests):
         return pd.DataFrame(columns=cols)
     rows = []
@@ -102,21 +109,23 @@ def critical_n_fraction(tests: pd.DataFrame, alphas, reading: str, expectation: 
                 hit = g[g[pcol] > alpha]
                 at = hit.iloc[0] if len(hit) else g.iloc[-1]
                 N = float(at["N"]) if len(hit) else np.nan
+                below = g.loc[g["N"] < N, "N"] if len(hit) else g["N"].iloc[:0]
+                N_below = float(below.max()) if len(below) else np.nan
                 rows.append(dict(model=m, L=int(L), alpha=float(alpha), reading=r, expectation=e, test=test,
                                  critical_N=N, fraction=N / L, p_value=float(at[pcol]) if len(hit) else np.nan,
                                  ks_D=float(at["ks_D"]), log_ratio=float(at["log_ratio"]),
                                  log_ratio_low=float(at["log_ratio"] - Z * at["log_ratio_se"]),
                                  log_ratio_high=float(at["log_ratio"] + Z * at["log_ratio_se"]),
                                  n_heads=int(at["n_heads"]), n_chunks=int(at["n_chunks"]),
-                                 N_max_scanned=int(g["N"].max()),
+                                 N_max_scanned=int(g["N"].max()), N_below=N_below, resolution=N - N_below,
                                  decides=bool(r == reading and e == expectation and test == "ks")))
     return pd.DataFrame(rows, columns=cols)
 
 
 def critical_n_table(frac: pd.DataFrame) -> pd.DataFrame:
     """The deciding rows of critical_n_fraction in the short form the claims and Fig. 2c read."""
-    cols = ["model", "L", "critical_N", "alpha", "critical_frac", "p_value", "n_heads", "N_max_scanned", "reading",
-            "expectation"]
+    cols = ["model", "L", "critical_N", "alpha", "critical_frac", "p_value", "n_heads", "N_max_scanned",
+            "resolution", "reading", "expectation"]
     if frac is None or not len(frac):
         return pd.DataFrame(columns=cols)
     d = frac[frac["decides"]].rename(columns={"fraction": "critical_frac"})
@@ -167,15 +176,25 @@ def distance_plateau(distance: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def separability_summary(sep: pd.DataFrame | None) -> pd.DataFrame:
-    """Per (model, N): median, mean and standard error of the per-head N_s/N (chunks and heads pooled)."""
-    cols = ["model", "N", "median", "mean", "se", "n_heads"]
+    """Per (model, N): median, mean, standard error and max of the per-head N_s/N (chunks and heads pooled), and,
+    where the table has them, the means over heads of Theorem 2's bounds in our reconstruction (lower, count_lower,
+    upper) and the fraction of heads whose N_s/N exceeds the reconstructed upper form."""
+    cols = ["model", "N", "median", "mean", "se", "max", "n_heads", "lower_mean", "count_lower_mean", "upper_mean",
+            "frac_above_upper"]
     if sep is None or not len(sep):
         return pd.DataFrame(columns=cols)
     rows = []
     for (m, N), g in sep.groupby(["model", "N"]):
         x = g["ratio"].dropna()
         mu, se = mean_and_stderr(x)
-        rows.append(dict(model=m, N=int(N), median=float(x.median()), mean=mu, se=se, n_heads=int(len(x))))
+        row = dict(model=m, N=int(N), median=float(x.median()), mean=mu, se=se, max=float(x.max()),
+                   n_heads=int(len(x)))
+        if "upper" in g:
+            ok = g["ratio"].notna()
+            row.update(lower_mean=float(g.loc[ok, "lower"].mean()), count_lower_mean=float(g.loc[ok, "count_lower"].mean()),
+                       upper_mean=float(g.loc[ok, "upper"].mean()),
+                       frac_above_upper=float((g.loc[ok, "ratio"] > g.loc[ok, "upper"]).mean()))
+        rows.append(row)
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -8,7 +8,7 @@ the findings; or a band fixed before any run that *defines* the paper's qualitat
 log-log slope in [0.75, 1.25]).
 
 Kinds: identities and bounds that hold for every input (Lemma 1 / Corollary 1, the Jacobian bound, our derived
-Theorem 1 bound, the coverage arithmetic) are ``consistency`` checks of the code; the rest are ``finding``s.
+Theorem 1 bound, our reconstructed Theorem 2 lower bound, the coverage arithmetic) are ``consistency`` checks of the code; the rest are ``finding``s.
 """
 from __future__ import annotations
 
@@ -247,6 +247,32 @@ def check_separability(tables, config) -> Verdict:
                             "the largest N; paper GPT-2 band 0.70-0.85)")
 
 
+# 7b -----------------------------------------------------------------------------------------------------------
+def check_theorem2_lower(tables, config) -> Verdict:
+    """Theorem 2's lower bound in our reconstruction (metrics.separability) at the experiments' radius r = min
+    distance of a non-selected token: no row of any head (real models and the sphere control) counts fewer selected
+    tokens than have xi_i < r (float32 rounding 1e-4 relative), and so no head mean of N_s/N lies below the mean
+    of 1 - sum_i xi_i / (N r).  Holds for every input (X_i <= xi_i by the definition of delta): a consistency check.
+    Reported beside it: how far below N_s/N the bound sits, and the share of heads above the reconstructed
+    exponential upper form (not a valid bound; see metrics.separability)."""
+    s = tables["separability"]
+    s = s[s["ratio"].notna()]
+    viol = int(s["bound_violations"].sum())
+    rows = int(s["n_rows"].sum())
+    below = int((s["ratio"] < s["lower"] - 1e-6).sum())
+    parts = []
+    for m, g in s.groupby("model"):
+        big = g[g["N"] == g["N"].max()]
+        parts.append(f"{m}: at N = {int(big['N'].iloc[0])} mean N_s/N {big['ratio'].mean():.3f}, lower "
+                     f"{big['lower'].mean():.3f} (count form {big['count_lower'].mean():.3f}), reconstructed upper "
+                     f"{big['upper'].mean():.3f} with {100 * (big['ratio'] > big['upper']).mean():.0f} % of heads above it")
+    return Verdict(viol == 0 and below == 0, value={"violating rows": viol, "heads below": below},
+                   threshold="no (head, row) with N_s below #{xi_i < r} and no head mean below the lower bound "
+                             "(float32 rounding 1e-4 relative)",
+                   detail=f"{viol} violating rows of {rows} (head, row) pairs; {below} head means below the bound; "
+                          + "; ".join(parts))
+
+
 # 8 ------------------------------------------------------------------------------------------------------------
 GRAD_SLOPE_BAND = (-1.25, -0.75)    # "follows 1/T": the study's "about linearly" band, mirrored
 GRAD_DROP_MIN = 10 ** 1.5           # "about two orders of magnitude": at least 10^2 within half a decade
@@ -343,6 +369,13 @@ CLAIMS = [
     Claim("separability_declines_then_saturates",
           "Fig. 3: N_s/N declines up to N ~ 16 and then saturates (GPT-2: 0.70-0.85; transfer test).", "paper",
           check_separability, needs={"separability": ("model", "chunk", "layer", "head", "N", "ratio")}),
+    Claim("separability_above_theorem2_lower_bound",
+          "Theorem 2 (our reconstruction; the paper's displayed formulas are lost): at r = min distance of a "
+          "non-selected token, N_s/N >= 1 - sum_i xi_i / (N r) row by row, xi_i^2 = (delta^2/2) sum_{I\\i} alpha_j^2 + "
+          "(1 - delta^2/2) (sum_{I\\i} alpha_j)^2 on the unit sphere.", "reconstruction", check_theorem2_lower,
+          kind="consistency",
+          needs={"separability": ("model", "N", "ratio", "lower", "count_lower", "upper", "bound_violations",
+                                  "n_rows")}),
     Claim("gradient_sensitivity_within_bounds",
           "Corollary 3 (our reading): g(T, eps) never exceeds min(1/(2T), sqrt2/eps), and a tied top two reaches the "
           "1/T law exactly.", "reconstruction", check_gradient_bounds, kind="consistency",

@@ -21,6 +21,8 @@ class SelectivityConfig(StudyConfig):
     Ns:          N grid of the N sweep (paper: 1, 5, 10, 20, 100).
     crit_per_octave: the N grid of the KS critical-N scan, N = round(2^(k / crit_per_octave)) for every N < L: the
                  same N values at every L (not fractions of L), so growth with L is measured, not implied by the grid.
+    crit_bisect: after the grid, bisect on integer N until the critical N of every (reading, test, alpha) with the
+                 expectation "main" is located to +-1 (N - 1 scanned and rejecting); see critical.py.
     crit_chunks: text chunks of the critical-N scan (0 = every chunk of the text that holds the largest L).
     distance_reading: "B" (sum of distances, sum_{i notin I_N} ||alpha_i x_i - s||; the paper's "cumulative distance",
                  linear in L, -> 0 as N -> L) or "A" (norm of a sum, ||sum_{i notin I_N} alpha_i x_i - s||): the reading
@@ -59,6 +61,7 @@ class SelectivityConfig(StudyConfig):
     L_fixed: int = 1024
     Ns: tuple[int, ...] = (1, 5, 10, 20, 100)
     crit_per_octave: int = 4
+    crit_bisect: bool = True
     crit_chunks: int = 0
     distance_reading: str = "B"
     ks_alphas: tuple[float, ...] = (0.01, 0.05)
@@ -163,7 +166,7 @@ PRESETS = {
     # minutes on 2 cores: synthetic + SmolLM2 (L up to 1024) + MiniLM (L up to 512)
     "quick": dict(),
     # paper-like: GPT-2 (when the user has it) + the offline models, more chunks, every 2nd row
-    "paper": dict(models=(("gpt2",) if _gpt2_available() else ()) + ("smollm2", "minilm"), chunks=6, crit_rows=0, crit_mc_rows=16, crit_per_octave=8, grad_rows=0, mc_rows=64,
+    "paper": dict(models=(("gpt2",) if _gpt2_available() else ()) + ("smollm2", "minilm"), chunks=6, crit_rows=0, crit_mc_rows=16, grad_rows=0, mc_rows=64,
                   mc_subsets=100,
                   sep_L=512, syn_reps=60),
 }

@@ -2,8 +2,8 @@
 
 Kinds: ``lemma1``, ``jacobian`` (Jacobian, sqrt5 example, coverage arithmetic), ``distance`` (synthetic d~),
 ``separability_gradient`` (sphere control and synthetic g), ``model`` (one pretrained model on one text
-chunk: realmodel.run_model_task) and ``critical`` (the critical-N scan of one model over its chunks:
-realmodel.run_critical_task).  Every random draw comes from ``attnlab.rng`` keyed by the task's parts.
+chunk: realmodel.run_model_task) and ``critical`` (the critical-N scan of one model at one L over its chunks,
+grid then bisection: critical.run_critical_task).  Every random draw comes from ``attnlab.rng`` keyed by the task's parts.
 
 Synthetic tables (float64; each returns a tidy table, one row per observation):
 
@@ -142,7 +142,8 @@ def distance_table(cfg) -> pd.DataFrame:
 
 
 def separability_table(cfg) -> pd.DataFrame:
-    """Sphere control of Fig. 3: unit vectors, softmax of N(0,1) logits, L = sep_L."""
+    """Sphere control of Fig. 3: unit vectors, softmax of N(0,1) logits, L = sep_L; with Theorem 2's bounds in our
+    reconstruction (metrics.separability)."""
     gen = rng.torch_generator(cfg.seed, "synthetic", "separability")
     L, reps = cfg.sep_L, cfg.syn_sep_reps
     X = _unit((reps, L, cfg.syn_d), gen)
@@ -150,8 +151,10 @@ def separability_table(cfg) -> pd.DataFrame:
     valid = torch.ones((1, 1, L), dtype=torch.bool)
     rows = []
     for N in cfg.sep_Ns:
-        ratio = M.separability(alpha, X, valid, N)["ratio"][:, 0]
-        rows += [dict(model="synthetic-sphere", chunk=0, layer=0, head=r, L=L, N=N, ratio=float(ratio[r]))
+        s = {k: v[:, 0] for k, v in M.separability(alpha, X, valid, N, bounds=True).items()}
+        rows += [dict(model="synthetic-sphere", chunk=0, layer=0, head=r, L=L, N=N, ratio=float(s["ratio"][r]),
+                      lower=float(s["lower"][r]), count_lower=float(s["count_lower"][r]), upper=float(s["upper"][r]),
+                      bound_violations=int(s["bound_violation"][r]), n_rows=1)
                  for r in range(reps)]
     return pd.DataFrame(rows)
 
@@ -203,10 +206,10 @@ def separability_gradient(config, params) -> Tables:
 
 @EXPERIMENTS.register("critical")
 def critical(config, params) -> Tables:
-    """The critical-N scan of one pretrained model over its text chunks (params: model)."""
-    from .realmodel import run_critical_task
+    """The critical-N scan of one pretrained model at one context length over its text chunks (params: model, L)."""
+    from .critical import run_critical_task
 
-    return run_critical_task(config, params["model"])
+    return run_critical_task(config, params["model"], int(params["L"]))
 
 
 @EXPERIMENTS.register("model")

@@ -148,19 +148,21 @@ def distance_metrics(alpha, X, valid, N: int, P=None, positions=None, bound=True
 
 
 def distance_sweep(alpha, X, valid, Ns, P=None, positions=None, bound=True, chunk_elems: int = 1 << 19) -> dict:
-    """Top-N distances of every row for every N of ``Ns``: {N: dict(d_sum, d_norm, d_main[, d_bound, d1],
+    """Top-N distances of every row for every N of ``Ns``: {N: dict(d_sum, d_norm, d_main, main_A[, d_bound, d1],
     row_ok, n, max_alpha)}, each value (B, R) (row_ok, n: (B|1, R)).  d1 in the bound: exact when P is None,
-    else the upper estimate from P = prefix_max_distance(...).
+    else the upper estimate from P = prefix_max_distance(...).  main_A = |1 - 2N/n| ||o|| (main_term_A).
 
     The work that does not depend on N is done once for the whole sweep (the paper's protocol redoes it per N):
     rows are processed in chunks (about ``chunk_elems`` weights each, so temporaries stay in cache), each chunk
     only up to the last key any of its rows may attend (causal rows skip the future).  Per chunk: one top-max(Ns)
-    selection (sorted, so the top-N set of every N is a prefix of it), the attention output o = A X and
-    x_i . o for all rows and keys (one GEMM each), a_i^2 |x_i|^2, and the aggregates s_N of every N from one
-    batched product of the selection's weights (masked to ranks < N) with the gathered selected vectors
-    (memory ~ chunk_elems * dx * max(Ns) / K).  Per N: one GEMM x_i . s_N and
-    ||a x_i - c||^2 = a (a |x_i|^2 - 2 x_i . c) + |c|^2 (clamped at 0) in place, for c = s_N (d_sum) and
-    c = (N/n) o (d_main).  The out-of-set sum is the sum over valid keys minus the N selected ones (gathered)."""
+    selection (sorted, so the top-N set of every N is a prefix of it) and each key's rank in it, the attention
+    output o = A X and x_i . o for all rows and keys (one GEMM each) and a_i^2 |x_i|^2.  Per N, with the 0/1
+    weights 1{rank < N} = clamp(N - rank, 0, 1) (floating-point arithmetic on small integers: exact): the aggregate
+    s_N = (a 1{rank < N}) X and x_i . s_N (one GEMM each), ||a x_i - c||^2 = a^2 |x_i|^2 - 2 a x_i . c + |c|^2
+    (clamped at 0) for c = s_N, summed over the keys of rank >= N (a dot product with the complementary 0/1
+    weights: no subtraction, so no cancellation as N -> n; d_sum), and for c = (N/n) o summed over the valid keys
+    (d_main).  Elementwise passes are fused where torch allows (addcmul, in-place ops); no boolean masks per N
+    (masked_fill on a full row chunk costs more than the GEMM)."""
     Ns = sorted({int(N) for N in Ns})
     if not Ns or Ns[0] < 1:
         raise ValueError(f"Ns must be positive integers, got {Ns}")
@@ -172,7 +174,7 @@ def distance_sweep(alpha, X, valid, Ns, P=None, positions=None, bound=True, chun
     last = K - 1 - valid.any(0).flip(-1).to(torch.uint8).argmax(-1)  # (R,) last key any head of row r may attend
     Bv = valid.shape[0]
     n = torch.empty((Bv, R), dtype=torch.long, device=dev)
-    names = ("d_sum", "d_norm", "d_main") + (("d_bound", "d1") if bound else ())
+    names = ("d_sum", "d_norm", "d_main", "main_A") + (("d_bound", "d1") if bound else ())
     res = {N: {k: torch.zeros((B, R), dtype=dt, device=dev) for k in names} for N in Ns}
     b_ix = torch.arange(B, device=dev)[:, None, None]
     Rc = max(1, min(R, chunk_elems // max(1, B * K)))
@@ -192,41 +194,41 @@ def distance_sweep(alpha, X, valid, Ns, P=None, positions=None, bound=True, chun
             a[..., lo:].masked_fill_(bad, 0.0)
             am[..., lo:].masked_fill_(bad, -1.0)
         del al
-        idx_all = torch.topk(am, min(Nmax, k1), dim=-1, sorted=True).indices  # (B, Rc, Nmax) by falling weight
+        Nm, Rn = min(Nmax, k1), r1 - r0
+        idx_all = torch.topk(am, Nm, dim=-1, sorted=True).indices  # (B, Rc, Nm) by falling weight
         del am
-        a_sel_all = a.gather(-1, idx_all)                        # (B, Rc, Nmax), 0 on invalid keys
-        sel_ok_all = v.expand(B, -1, -1).gather(-1, idx_all)     # (B, Rc, Nmax) selected key is valid
+        # rank of every key in the selection (exact small integers in floating point): valid keys outside it rank
+        # Nm, invalid keys -1 (inside every top-N set, with weight 0)
+        rank = torch.full((B, Rn, k1), float(Nm), dtype=dt, device=dev)
+        rank.scatter_(-1, idx_all, torch.arange(Nm, dtype=dt, device=dev).expand(B, Rn, Nm))
+        if lo < k1:
+            rank[..., lo:].masked_fill_(~v[..., lo:], -1.0)
         Xk = X[:, :k1]                                           # (B, Kc, dx)
         XkT = Xk.transpose(1, 2)
         o = torch.bmm(a, Xk)                                     # (B, Rc, dx) attention output
         A2X = a * a * xsq[:, None, :k1]                          # (B, Rc, Kc) a_i^2 |x_i|^2
         AXO = torch.bmm(o, XkT).mul_(a)                          # (B, Rc, Kc) a_i x_i . o
         oo = (o * o).sum(-1, keepdim=True)                       # (B, Rc, 1)
+        onorm = oo[..., 0].sqrt()
         m_all = {N: (nc - N).clamp_min(0).to(dt) for N in Ns}
         if bound:
+            a_sel_all = a.gather(-1, idx_all)                    # (B, Rc, Nm), 0 on invalid keys
             a_cum = a_sel_all.cumsum(-1)                         # abar_N = a_cum[..., N - 1]
             a2_cum = (a_sel_all * a_sel_all).cumsum(-1)
             a_tot, a2_tot = a.sum(-1), torch.linalg.vecdot(a, a)
             norm_cmax = xnorm[b_ix, idx_all].cummax(-1).values   # max_{j in I_N} ||x_j|| = norm_cmax[..., N - 1]
             if P is not None:
                 d1_cmax = d1_upper_prefix(P, idx_all, None if positions is None else positions[r0:r1])
-        Nc = [N for N in Ns if N <= idx_all.shape[-1]]          # N > k1: no row of this chunk has more keys
-        Nm, Rn = idx_all.shape[-1], r1 - r0
-        rank_in = torch.arange(Nm, device=dev) < torch.tensor(Nc, device=dev)[:, None]   # (G, Nmax) rank < N
-        Xsel = X.reshape(B * K, -1).index_select(0, (idx_all + K * b_ix).reshape(-1))  # (B Rc Nmax, dx) selected x
-        S = torch.bmm((a_sel_all[:, :, None, :] * rank_in).view(B * Rn, len(Nc), Nm),
-                      Xsel.view(B * Rn, Nm, -1)).view(B, Rn, len(Nc), -1)                # (B, Rc, G, dx) s_N
-        for g, N in enumerate(Nc):
+        Nc = [N for N in Ns if N <= Nm]                          # N > k1: no row of this chunk has more keys
+        for N in Nc:
             out = res[N]
-            s = S[:, :, g]
-            idx = idx_all[..., :N]
+            inset = torch.sub(float(N), rank).clamp_(0.0, 1.0)  # 1 on the top-N set (rank < N), else 0
+            s = torch.bmm(a * inset, Xk)                         # (B, Rc, dx) s_N = sum_{I_N} a_j x_j
+            ss = (s * s).sum(-1, keepdim=True)
             m = m_all[N]
-            # d_sum: sum over out-of-set keys of ||a x_i - s||
-            Wd = torch.bmm(s * -2.0, XkT).mul_(a).add_(A2X).add_((s * s).sum(-1, keepdim=True))
-            Wd.clamp_min_(0.0).sqrt_()
-            if lo < k1:                                          # invalid keys (a = 0 there) contribute 0
-                Wd[..., lo:].masked_fill_(~v[..., lo:], 0.0)
-            d_sum = Wd.sum(-1) - (Wd.gather(-1, idx) * sel_ok_all[..., :N]).sum(-1)
+            # d_sum: sum over out-of-set keys (rank >= N) of ||a x_i - s||
+            Wd = torch.addcmul(A2X, torch.bmm(s, XkT), a, value=-2.0).add_(ss).clamp_min_(0.0).sqrt_()
+            d_sum = torch.linalg.vecdot(Wd, inset.neg_().add_(1.0))   # the out-of-set keys: rank >= N
             out["d_sum"][:, r0:r1] = torch.where(nc > N, d_sum, 0.0)   # n <= N: nothing is left out
             # d_main: ((n - N)/n) sum over valid keys of ||a x_i - (N/n) o||
             f = (N / nc.clamp_min(1).to(dt))[..., None]          # (B|1, Rc, 1)
@@ -235,7 +237,9 @@ def distance_sweep(alpha, X, valid, Ns, P=None, positions=None, bound=True, chun
                 Wm[..., lo:].masked_fill_(~v[..., lo:], 0.0)
             out["d_main"][:, r0:r1] = (m / nc.clamp_min(1)) * Wm.sum(-1)
             out["d_norm"][:, r0:r1] = (o - 2.0 * s).norm(dim=-1)  # sum_out alpha x - s = (o - s) - s
+            out["main_A"][:, r0:r1] = (1.0 - 2.0 * f[..., 0]).abs() * onorm
             if bound:
+                idx = idx_all[..., :N]
                 abar = a_cum[..., N - 1]
                 a_out = a_tot - abar
                 sq_out = a2_tot - a2_cum[..., N - 1]
@@ -253,22 +257,72 @@ def distance_sweep(alpha, X, valid, Ns, P=None, positions=None, bound=True, chun
     return res
 
 
-def mc_distance(alpha, X, valid, N: int, n_sets: int, gen: torch.Generator, both: bool = False):
-    """(B, R) Monte-Carlo E[d_sum] over n_sets uniformly random N-subsets per row (rows with n > N).
-    both=True: a dict {"B": E[d_sum], "A": E[d_norm]} (reading A: ||sum_out alpha_i x_i - s|| = ||o - 2 s||)
-    from the same random subsets."""
+def mc_sweep(alpha, X, valid, Ns, n_sets: int, gen: torch.Generator, chunk_elems: int = 1 << 21) -> dict:
+    """Monte-Carlo expectations over uniformly random N-subsets of each row's valid keys, for every N of ``Ns``:
+    {N: dict(B, A, B_var, A_var)}, each (B, R): the means over ``n_sets`` random sets of reading B (d_sum) and
+    reading A (||sum_out alpha_i x_i - s|| = ||o - 2 s||), and the variances over the sets of one set's value
+    (ddof 1; the Monte-Carlo standard error of a row's mean is sqrt(var / n_sets)).  Rows with n <= N get 0.
+
+    Nested random sets: per (set, row) one uniformly random order of the valid keys (shared by the heads when the
+    key mask is) and I_N = its first N keys, so every I_N is a uniformly random N-subset and the estimates of
+    different N share their random numbers (common random numbers: unbiased at every N, smoother in N).  Rows are
+    processed in chunks up to their last valid key (causal rows skip the future); per N the passes of
+    distance_sweep with the random order in place of the weight order: 0/1 set weights clamp(N - rank, 0, 1),
+    s = (a 1{rank < N}) X and x_i . s (one GEMM each over all sets), and the out-of-set sum as a dot product."""
+    Ns = sorted({int(N) for N in Ns})
+    if not Ns or Ns[0] < 1:
+        raise ValueError(f"Ns must be positive integers, got {Ns}")
     B, R, K = alpha.shape
-    sel = random_n_mask(valid.expand(B, R, K), N, n_sets, gen)   # (S, B, R, K)
-    a = alpha[None].expand(n_sets, B, R, K).transpose(0, 1).reshape(B, n_sets * R, K)
-    v = valid.expand(B, R, K)[None].expand(n_sets, B, R, K).transpose(0, 1).reshape(B, n_sets * R, K)
-    sl = sel.transpose(0, 1).reshape(B, n_sets * R, K)
-    d = d_sum_given(a, X, v, sl).reshape(B, n_sets, R)
-    if not both:
-        return d.mean(1)
-    o = (alpha * valid) @ X                                      # (B, R, dx) attention output
-    s = ((a * sl) @ X).reshape(B, n_sets, R, -1)                 # (B, S, R, dx) random-set aggregates
-    dA = (o[:, None] - 2.0 * s).norm(dim=-1)                     # (B, S, R)
-    return {"B": d.mean(1), "A": dA.mean(1)}
+    S, dt, dev = int(n_sets), alpha.dtype, alpha.device
+    Bv = valid.shape[0]
+    xsq = (X * X).sum(-1)                                        # (B, K)
+    last = K - 1 - valid.any(0).flip(-1).to(torch.uint8).argmax(-1)  # (R,) last key any head of row r may attend
+    res = {N: {k: torch.zeros((B, R), dtype=dt, device=dev) for k in ("B", "A", "B_var", "A_var")} for N in Ns}
+    Rc = max(1, min(R, chunk_elems // max(1, B * S * K)))
+    for r0 in range(0, R, Rc):
+        r1 = min(R, r0 + Rc)
+        Rn, k1 = r1 - r0, int(last[r0:r1].max()) + 1
+        v = valid[:, r0:r1, :k1]                                 # (Bv, Rn, k1)
+        nc = v.sum(-1)                                           # (Bv, Rn)
+        a = alpha[:, r0:r1, :k1].masked_fill(~v, 0.0)            # (B, Rn, k1)
+        u = torch.rand((Bv, S, Rn, k1), generator=gen, dtype=torch.float32).to(dev)
+        u.masked_fill_(~v[:, None], -1.0)                        # invalid keys after every valid one
+        order = torch.argsort(u, dim=-1, descending=True)
+        rank = torch.empty((Bv, S, Rn, k1), dtype=dt, device=dev)
+        rank.scatter_(-1, order, torch.arange(k1, dtype=dt, device=dev).expand(Bv, S, Rn, k1))
+        del u, order
+        rank.masked_fill_(~v[:, None], -1.0)                     # invalid keys: in every set, with weight 0
+        Xk = X[:, :k1]
+        XkT = Xk.transpose(1, 2)
+        o = torch.bmm(a, Xk)                                     # (B, Rn, dx)
+        A2X = (a * a * xsq[:, None, :k1])[:, None]               # (B, 1, Rn, k1)
+        a4 = a[:, None]                                          # (B, 1, Rn, k1)
+        for N in Ns:
+            if N >= k1:                                          # no row of this chunk has more than N keys
+                continue
+            inset = torch.sub(float(N), rank).clamp_(0.0, 1.0)   # (Bv, S, Rn, k1) 1 on the random N-set
+            W = (a4 * inset).view(B, S * Rn, k1)
+            s = torch.bmm(W, Xk)                                 # (B, S Rn, dx)
+            ss = (s * s).sum(-1, keepdim=True).view(B, S, Rn, 1)
+            G = torch.bmm(s, XkT).view(B, S, Rn, k1)
+            Wd = torch.addcmul(A2X, G, a4, value=-2.0).add_(ss).clamp_min_(0.0).sqrt_()
+            dB = torch.linalg.vecdot(Wd, inset.neg_().add_(1.0))          # (B, S, Rn)
+            dA = (o[:, None] - 2.0 * s.view(B, S, Rn, -1)).norm(dim=-1)   # (B, S, Rn)
+            keep = (nc > N)[:, None].to(dt)                      # (Bv, 1, Rn)
+            out = res[N]
+            for name, d in (("B", dB), ("A", dA)):
+                d = d * keep
+                out[name][:, r0:r1] = d.mean(1)
+                out[name + "_var"][:, r0:r1] = d.var(1) if S > 1 else 0.0
+    return res
+
+
+def mc_distance(alpha, X, valid, N: int, n_sets: int, gen: torch.Generator, both: bool = False):
+    """(B, R) Monte-Carlo E[d_sum] over n_sets uniformly random N-subsets per row (rows with n > N; mc_sweep at
+    one N).  both=True: a dict {"B": E[d_sum], "A": E[d_norm]} (reading A: ||sum_out alpha_i x_i - s|| =
+    ||o - 2 s||) from the same random subsets."""
+    r = mc_sweep(alpha, X, valid, (N,), n_sets, gen)[N]
+    return {"B": r["B"], "A": r["A"]} if both else r["B"]
 
 
 def main_term_A(alpha, X, valid, N: int) -> torch.Tensor:
@@ -280,17 +334,51 @@ def main_term_A(alpha, X, valid, N: int) -> torch.Tensor:
     return (1.0 - 2.0 * N / n).abs() * o.norm(dim=-1)
 
 
-def separability(alpha, X, valid, N: int) -> dict:
-    """N_s/N per row on unit-normalised token vectors (Assumption 1 with M = 1): ratio (B, R), row_ok."""
+def separability(alpha, X, valid, N: int, bounds: bool = False) -> dict:
+    """N_s/N per row on unit-normalised token vectors (Assumption 1 with M = 1): ratio (B, R), row_ok, r.
+
+    bounds=True adds Theorem 2's bounds in our reconstruction (brief section 3.4), per row, at the experiments'
+    data-dependent radius r = min_{j notin I_N} ||alpha_j x_j - s|| (so every non-selected token is outside the ball):
+      xi_i^2 = M^2 sum_{j in I\i} alpha_j^2 + (M^2 - delta^2/2) sum_{j != k in I\i} alpha_j alpha_k
+             = (delta^2/2) Q_i + (M^2 - delta^2/2) A_i^2,  A_i = sum_{j in I\i} alpha_j, Q_i = sum_{j in I\i} alpha_j^2,
+    delta = the smallest distance between two selected vectors of the row, M = 1.  Since <x_j, x_k> =
+    M^2 - ||x_j - x_k||^2 / 2 <= M^2 - delta^2/2, X_i = ||s - alpha_i x_i|| = ||sum_{I\i} alpha_j x_j|| <= xi_i for
+    *every* configuration, so a selected token with xi_i < r is counted, and
+      count_lower = #{i: xi_i < r} / N  <=  N_s/N,   lower = 1 - sum_i xi_i / (N r)  <=  count_lower
+    (1{xi < r} >= 1 - xi / r): the Markov / Cauchy-Schwarz form of the paper's lower bound holds row by row at this r
+    (a consistency check; bound_violation: a row with fewer counted tokens than selected tokens with
+    xi_i < r (1 - 1e-4) in float32, 1e-10 in float64).  upper = (1/N) sum_i exp(-(xi_i - r)_+^2 / (2 M^2)) is the reconstructed Hoeffding form
+    (X_i in [0, 2M]); it is *not* a valid bound (Hoeffding's upper tail on {X_i <= r} needs a lower estimate of
+    E X_i, and xi_i is an upper one), so it is reported, not checked."""
     Xn = X / X.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     n = valid.sum(-1)
     idx, sel = top_n(alpha, valid, N)
     out = valid & ~sel
-    s = (alpha.gather(-1, idx)[..., None] * _gather_rows(Xn, idx)).sum(-2)
+    a_sel = alpha.gather(-1, idx)                                # (B, R, N)
+    x_sel = _gather_rows(Xn, idx)                                # (B, R, N, dx)
+    s = (a_sel[..., None] * x_sel).sum(-2)
     dist = _dist_to(alpha, Xn, (Xn * Xn).sum(-1), s)             # (B, R, K)
     r = dist.masked_fill(~out, float("inf")).amin(-1, keepdim=True)
     n_s = ((dist < r) & sel).sum(-1)
-    return dict(ratio=n_s.to(alpha.dtype) / N, row_ok=n > N, r=r[..., 0])
+    res = dict(ratio=n_s.to(alpha.dtype) / N, row_ok=n > N, r=r[..., 0])
+    if bounds:
+        sq = (x_sel * x_sel).sum(-1)                             # (B, R, N) = 1 up to rounding
+        d2 = sq[..., :, None] + sq[..., None, :] - 2.0 * (x_sel @ x_sel.transpose(-1, -2))   # (B, R, N, N)
+        eye = torch.eye(N, dtype=torch.bool, device=alpha.device)
+        delta2 = d2.clamp_min(0.0).masked_fill(eye, float("inf")).amin(-1).amin(-1) if N > 1 else \
+            torch.zeros(a_sel.shape[:-1], dtype=alpha.dtype, device=alpha.device)        # (B, R)
+        A = a_sel.sum(-1, keepdim=True) - a_sel                  # (B, R, N) sum over I \ i
+        Q = (a_sel * a_sel).sum(-1, keepdim=True) - a_sel * a_sel
+        h = (delta2 / 2.0)[..., None]
+        xi = (h * Q + (1.0 - h) * A * A).clamp_min(0.0).sqrt()   # M = 1
+        xs = xi.sum(-1)
+        slack = 1e-4 if alpha.dtype == torch.float32 else 1e-10  # rounding of X_i <= xi_i (float32 / float64)
+        res.update(xi_mean=xi.mean(-1), delta=delta2.sqrt(),
+                   count_lower=(xi < r).sum(-1).to(alpha.dtype) / N,
+                   lower=torch.where(xs > 0, 1.0 - xs / (N * r[..., 0]), 1.0),
+                   upper=torch.exp(-(xi - r).clamp_min(0.0) ** 2 / 2.0).mean(-1),
+                   bound_violation=n_s < (xi < r * (1.0 - slack)).sum(-1))
+    return res
 
 
 def masked_softmax(z: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

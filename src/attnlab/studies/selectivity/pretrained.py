@@ -55,12 +55,29 @@ class LayerTensors:
 
     logits: (H, L, L) raw q.k (unscaled, unmasked);  scaling: the model's factor (weights = softmax(scaling*l));
     values: (H, L, dv) per-query-head value vectors (GQA groups expanded);  causal: whether row t sees keys <= t.
+    A compact layer (``extract(..., compact=True)``) holds q (H, L, d) and k (H_kv, L, d) instead of the logits
+    (memory O(L) instead of O(L^2)); ``full()`` computes its logits exactly as ``extract`` does.
     """
 
-    logits: torch.Tensor
+    logits: torch.Tensor | None
     scaling: float
     values: torch.Tensor
     causal: bool
+    q: torch.Tensor | None = None
+    k: torch.Tensor | None = None
+
+    def full(self) -> "LayerTensors":
+        """This layer with its logits (itself when it has them)."""
+        if self.logits is not None:
+            return self
+        return LayerTensors(logits=_logits(self.q, self.k), scaling=self.scaling, values=self.values,
+                            causal=self.causal)
+
+
+def _logits(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """(H, L, L) raw q.k; query head h uses key head h // (H / H_kv) (transformers' repeat_kv)."""
+    k = k.repeat_interleave(q.shape[0] // k.shape[0], dim=0)          # (H, L, d)
+    return q @ k.transpose(-1, -2)
 
 
 def _package_dir(module: str) -> Path:
@@ -280,8 +297,9 @@ def chunk_ids(lm: LoadedModel, text: str, L: int, chunk: int, chunk_len: int) ->
 
 
 @torch.no_grad()
-def extract(lm: LoadedModel, ids: torch.Tensor) -> list[LayerTensors]:
-    """Run the model on ids (1, L) and return one LayerTensors per layer (float32, CPU)."""
+def extract(lm: LoadedModel, ids: torch.Tensor, compact: bool = False) -> list[LayerTensors]:
+    """Run the model on ids (1, L) and return one LayerTensors per layer (float32, CPU); compact=True keeps q and
+    k instead of the (H, L, L) logits (LayerTensors.full() makes the same logits later)."""
     global _records
     _records = []
     try:
@@ -293,10 +311,12 @@ def extract(lm: LoadedModel, ids: torch.Tensor) -> list[LayerTensors]:
     for r in recs:
         q, k, v = r["q"].float(), r["k"].float(), r["v"].float()   # (H, L, d), (Hkv, L, d), (Hkv, L, dv)
         rep = q.shape[0] // k.shape[0]
-        k = k.repeat_interleave(rep, dim=0)                           # (H, L, d): head h uses kv h // rep
-        v = v.repeat_interleave(rep, dim=0)                           # (H, L, dv)
-        logits = q @ k.transpose(-1, -2)                               # (H, L, L) raw q.k
-        out.append(LayerTensors(logits=logits, scaling=r["scaling"], values=v, causal=r["causal"] or lm.causal))
+        v = v.repeat_interleave(rep, dim=0)                           # (H, L, dv): head h uses kv h // rep
+        causal = r["causal"] or lm.causal
+        if compact:
+            out.append(LayerTensors(logits=None, scaling=r["scaling"], values=v, causal=causal, q=q, k=k))
+        else:
+            out.append(LayerTensors(logits=_logits(q, k), scaling=r["scaling"], values=v, causal=causal))
     if len(out) != lm.n_layers:
         raise RuntimeError(f"captured {len(out)} attention calls, expected {lm.n_layers} layers")
     return out

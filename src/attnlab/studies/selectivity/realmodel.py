@@ -1,4 +1,4 @@
-"""Metrics on one pretrained model and one text chunk (one task): Fig. 2a-c, Fig. 3, Fig. 4 and the normalizer
+"""Metrics on one pretrained model and one text chunk (one task): Fig. 2a-b, Fig. 3, Fig. 4 and the normalizer
 comparison, vectorized over heads, query rows and keys (a loop over layers, L values and N values only).
 
 Protocol choices (the brief's open questions 3-5):
@@ -6,16 +6,13 @@ Protocol choices (the brief's open questions 3-5):
 * rows: max_rows evenly spaced query rows per head (all rows when L <= max_rows) estimate the per-head mean;
 * causal rows: row t has t + 1 keys and uses n = t + 1 as its L in every formula; rows with n <= N are skipped
   (nothing is left out); the per-head value is the mean over the remaining rows.  L is the chunk length.
-* critical-N scan: crit_rows evenly spaced query rows per head, true d~ and its Monte-Carlo expectation on
-  the same rows;
+* the critical-N scan (Fig. 2c) is its own task per (model, L): critical.py;
 * causal models run once at the largest L and are truncated (identical to a run at each L); encoders run at
   each L on the first L - 2 tokens of the same chunk, wrapped in [CLS] ... [SEP];
 * sinks = "keep": sink tokens may be selected like any other; "drop": key 0 (causal) or [CLS]/[SEP] (encoder)
   is removed from every row and the weights renormalized.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
@@ -25,20 +22,9 @@ from ... import rng
 from ...errors import check_finite
 from ...normalizations import attend, available, has_bias
 from . import metrics as M
+from .critical import valid_keys as _valid
 from .data import load_text
 from .pretrained import LayerTensors, chunk_ids, extract, load_model
-
-
-def _valid(L: int, causal: bool, sinks: str, special: str) -> torch.Tensor:
-    """(1, L, L) keys each row may attend."""
-    v = torch.ones((L, L), dtype=torch.bool)
-    if causal:
-        v = torch.tril(v)
-    if sinks == "drop":
-        v[:, 0] = False
-        if special == "cls_sep":
-            v[:, L - 1] = False
-    return v[None]
 
 
 def _layer_at(lt: LayerTensors, L: int):
@@ -47,19 +33,6 @@ def _layer_at(lt: LayerTensors, L: int):
 
 
 GRAD_LOGITS = ("raw", "scaled", "probs")
-
-
-def critical_grid(L: int, per_octave: int) -> list[int]:
-    """The critical-N grid: N = round(2^(k / per_octave)), k = 0, 1, ..., every N < L, plus the points near L where
-    the out-of-set size L - N is on its own geometric grid, L - N = round(2^(k / max(1, per_octave // 2))) for
-    N >= 3L/4 (finer near N -> L, where the top-N and random-N distances meet on the offline models).  No point is
-    a fixed fraction of L, so a critical N proportional to L is measured, not implied by the grid; the resolution
-    is a factor 2^(1/per_octave) in N, and near L a factor 2^(1/(per_octave // 2)) in L - N."""
-    kmax = int(math.ceil(per_octave * math.log2(max(L, 2))))
-    low = {int(round(2 ** (k / per_octave))) for k in range(kmax + 1)}
-    q = max(1, per_octave // 2)
-    high = {L - int(round(2 ** (k / q))) for k in range(int(math.ceil(q * math.log2(max(L, 2)))) + 1)}
-    return sorted((low | {N for N in high if N >= 0.75 * L}) & set(range(1, L)))
 
 
 class ModelRun:
@@ -118,12 +91,15 @@ class ModelRun:
                     tol = 1e-4 * d["d_bound"].abs() + 1e-6              # float32 rounding
                     viol = ((d["d_sum"] > d["d_bound"] + tol) & d["row_ok"]).sum(-1)
                     mc_pos = torch.linspace(min(N, L - 1), L - 1, cfg.mc_rows).round().long().unique()
-                    mc = M.mc_distance(alpha_full[:, mc_pos], X, valid_full[:, mc_pos], N, cfg.mc_subsets, gen)
+                    est = M.mc_sweep(alpha_full[:, mc_pos], X, valid_full[:, mc_pos], (N,), cfg.mc_subsets, gen)[N]
                     mc_ok = (valid_full[:, mc_pos].sum(-1) > N)
+                    okx = mc_ok.expand_as(est["B"])
+                    mc_se = ((est["B_var"] * okx).sum(-1) / cfg.mc_subsets).sqrt() / okx.sum(-1).clamp_min(1)
                     dm = M.distance_metrics(alpha_full[:, mc_pos], X, valid_full[:, mc_pos], N, bound=False)
                     done[N] = dict({k: M.row_mean(d[k], d["row_ok"]) for k in ("d_sum", "d_norm", "d_bound",
                                                                                  "d_main")},
-                                   mc=M.row_mean(mc, mc_ok), main_mc=M.row_mean(dm["d_main"], mc_ok),
+                                   mc=M.row_mean(est["B"], mc_ok), mc_se=mc_se,
+                                   main_mc=M.row_mean(dm["d_main"], mc_ok),
                                    viol=viol, n_rows=int(d["row_ok"].sum()))
                 for sweep_name, N in jobs:
                     r = done[N]
@@ -131,53 +107,16 @@ class ModelRun:
                         rows.append(dict(model=self.name, chunk=self.chunk, sweep=sweep_name, layer=li, head=h, L=L, N=N,
                                          d_sum=float(r["d_sum"][h]), d_norm=float(r["d_norm"][h]),
                                          d_bound=float(r["d_bound"][h]), d_expected_mc=float(r["mc"][h]),
+                                         d_expected_mc_se=float(r["mc_se"][h]),
                                          d_expected_main=float(r["d_main"][h]),
                                          d_expected_main_mc_rows=float(r["main_mc"][h]),
                                          n_rows=r["n_rows"], bound_violations=int(r["viol"][h])))
         return rows
 
-    # ---- Fig. 2c: per-head mean true and expected distances, both readings, on an L-independent grid of N ------
-    def critical_rows(self, gen) -> list[dict]:
-        """Per (layer, head, L, N): the true d~ under reading B (d_B) and A (d_A) and their random-set main terms
-        (main_B, main_A; the paper's "expectation term of Theorem 1", Eq. 10) averaged over crit_rows rows (0 = every
-        row with more than N keys), and on crit_mc_rows evenly spaced rows the true d~ (d_B_mc_rows, d_A_mc_rows)
-        beside its Monte-Carlo expectation over mc_subsets random N-sets (mc_B, mc_A) -- the same rows, so the
-        two samples of a test always describe the same rows."""
-        cfg, rows = self.cfg, []
-        for L in sorted({self.cap(L) for L in cfg.Ls}):
-            pos = torch.arange(1, L) if cfg.crit_rows <= 0 or cfg.crit_rows >= L - 1 else \
-                torch.linspace(1, L - 1, cfg.crit_rows).round().long().unique()
-            mpos = torch.linspace(1, L - 1, max(1, min(cfg.crit_mc_rows, L - 1))).round().long().unique()
-            grid = critical_grid(L, cfg.crit_per_octave)
-            for li, lt in enumerate(self.layers(L)):
-                _, alpha, X, valid = self.weights(lt, L)
-                out = {}
-                passes = (("", pos), ("_mc_rows", mpos)) if cfg.crit_mc_rows > 0 else (("", pos),)
-                for tag, p in passes:
-                    a, v = alpha[:, p], valid[:, p]
-                    sweep = M.distance_sweep(a, X, v, grid, bound=False)    # every N of the grid at once
-                    for N in grid:
-                        d = sweep[N]
-                        ok = d["row_ok"]
-                        out[(N, "d_B" + tag)] = M.row_mean(d["d_sum"], ok)
-                        out[(N, "d_A" + tag)] = M.row_mean(d["d_norm"], ok)
-                        if not tag:
-                            out[(N, "main_B")] = M.row_mean(d["d_main"], ok)
-                            out[(N, "main_A")] = M.row_mean(M.main_term_A(a, X, v, N), ok)
-                        else:
-                            mc = M.mc_distance(a, X, v, N, cfg.mc_subsets, gen, both=True)
-                            out[(N, "mc_B")] = M.row_mean(mc["B"], ok)
-                            out[(N, "mc_A")] = M.row_mean(mc["A"], ok)
-                cols = ("d_B", "d_A", "main_B", "main_A") + \
-                    (("d_B_mc_rows", "d_A_mc_rows", "mc_B", "mc_A") if cfg.crit_mc_rows > 0 else ())
-                for N in grid:
-                    for h in range(alpha.shape[0]):
-                        rows.append(dict(model=self.name, chunk=self.chunk, layer=li, head=h, L=L, N=N,
-                                         **{c: float(out[(N, c)][h]) for c in cols}))
-        return rows
-
     # ---- Fig. 3 --------------------------------------------------------------------------------------------
     def separability_rows(self) -> list[dict]:
+        """Per (layer, head, N): N_s/N and Theorem 2's bounds in our reconstruction (metrics.separability), row means;
+        bound_violations: rows where fewer selected tokens are counted than have xi_i < r (0 by construction)."""
         cfg, rows = self.cfg, []
         L = self.cap(cfg.sep_L)
         for li, lt in enumerate(self.layers(L)):
@@ -185,9 +124,13 @@ class ModelRun:
             for N in cfg.sep_Ns:
                 if N >= L:
                     continue
-                s = M.separability(alpha, X, valid, N)
-                ratio = M.row_mean(s["ratio"], s["row_ok"])
-                rows += [dict(model=self.name, chunk=self.chunk, layer=li, head=h, L=L, N=N, ratio=float(ratio[h]))
+                s = M.separability(alpha, X, valid, N, bounds=True)
+                ok = s["row_ok"].expand_as(s["ratio"])
+                m = {k: M.row_mean(s[k], ok) for k in ("ratio", "lower", "count_lower", "upper")}
+                viol = (s["bound_violation"] & ok).sum(-1)
+                rows += [dict(model=self.name, chunk=self.chunk, layer=li, head=h, L=L, N=N,
+                              **{k: float(v[h]) for k, v in m.items()}, bound_violations=int(viol[h]),
+                              n_rows=int(ok[h].sum()))
                          for h in range(alpha.shape[0])]
         return rows
 
@@ -255,26 +198,6 @@ class ModelRun:
                      value=float(torch.cat(v).nanmean())) for k, v in acc.items()]
 
 
-def run_critical_task(cfg, model_name: str) -> dict[str, pd.DataFrame]:
-    """The critical-N scan of one model over its text chunks (crit_chunks; 0 = every chunk of the text that holds
-    the largest L), the model loaded once."""
-    from ...errors import UserError
-
-    lm = load_model(model_name, seed=rng.derive_seed(cfg.seed, "model-init", model_name))
-    rows, c = [], 0
-    while cfg.crit_chunks <= 0 or c < cfg.crit_chunks:
-        run = ModelRun(cfg, model_name, c, lm=lm)
-        try:
-            run.layers(run.Lmax)
-        except UserError:                                                # the text holds no further chunk
-            if c == 0:
-                raise
-            break
-        rows += run.critical_rows(rng.torch_generator(cfg.seed, "model", model_name, c, "critical"))
-        c += 1
-    return {"critical_scan": pd.DataFrame(rows)}
-
-
 def run_model_task(cfg, model_name: str, chunk: int, parts=("distance", "separability", "gradient",
                                                                "normalizers")) -> dict[str, pd.DataFrame]:
     gen = lambda part: rng.torch_generator(cfg.seed, "model", model_name, chunk, part)  # noqa: E731
@@ -282,8 +205,6 @@ def run_model_task(cfg, model_name: str, chunk: int, parts=("distance", "separab
     out = {}
     if "distance" in parts:
         out["distance"] = pd.DataFrame(run.distance_rows(gen("distance")))
-    if "critical" in parts:
-        out["critical_scan"] = pd.DataFrame(run.critical_rows(gen("critical")))
     if "separability" in parts:
         out["separability"] = pd.DataFrame(run.separability_rows())
     if "gradient" in parts:

@@ -43,24 +43,31 @@ class SelectivityStudy(Study):
         "synthetic_distance": "L, N, rep, d_sum, d_norm, d_bound, d_expected_mc, d_expected_main, max_alpha, "
                               "max_norm, sum_norm: one random case (unit vectors, softmax of N(0,1) logits)",
         "distance": "model, chunk, sweep (L|N), layer, head, L, N, d_sum, d_norm, d_bound, d_expected_mc, "
-                    "d_expected_main, d_expected_main_mc_rows, n_rows, bound_violations: per-head means over rows",
+                    "d_expected_mc_se, d_expected_main, d_expected_main_mc_rows, n_rows, bound_violations: per-head "
+                    "means over rows (d_expected_mc_se: the Monte-Carlo standard error of d_expected_mc)",
         "critical_scan": "model, chunk, layer, head, L, N, d_B, d_A, main_B, main_A (crit_rows rows), d_B_mc_rows, "
-                         "d_A_mc_rows, mc_B, mc_A (crit_mc_rows rows): per-head row means, both readings",
+                         "d_A_mc_rows, mc_B, mc_A, mc_B_se, mc_A_se (crit_mc_rows rows; grid points only): per-head "
+                         "row means, both readings; N: the grid, then the bisection points (critical.py)",
         "critical_tests": "model, L, N, reading, expectation, n_heads, ks_D, ks_p, paired_p, log_ratio, "
                           "log_ratio_se, dz (analysis: KS and paired Wilcoxon test per N, per-head means pooled "
                           "over chunks; effect size mean log(true/expected) +- se, Cohen's d_z)",
         "critical_n_fraction": "model, L, alpha, reading, expectation, test (ks | paired), critical_N, fraction, "
                                "p_value, ks_D, log_ratio, log_ratio_low, log_ratio_high, n_heads, n_chunks, "
-                               "N_max_scanned, decides (analysis; the headline table of Fig. 2c)",
-        "critical_n": "model, L, critical_N, alpha, critical_frac, p_value, n_heads, N_max_scanned: the deciding "
+                               "N_max_scanned, N_below (largest scanned N below critical_N), resolution "
+                               "(critical_N - N_below; 1 after the bisection), decides (analysis; the headline "
+                               "table of Fig. 2c)",
+        "critical_n": "model, L, critical_N, alpha, critical_frac, p_value, n_heads, N_max_scanned, resolution: the deciding "
                       "reading / expectation / KS rows of critical_n_fraction (analysis)",
         "distance_slope": "model, chunk, layer, head, N, slope, n_L: log-log slope of d~ vs L per head (analysis)",
         "distance_plateau": "model, chunk, layer, head, L, N_lo, N_mid, N_hi, r_late, r_early, diff (analysis)",
-        "separability_summary": "model, N, median, mean, se, n_heads of N_s/N over heads (analysis)",
+        "separability_summary": "model, N, median, mean, se, max, n_heads of N_s/N over heads; lower_mean, "
+                                "count_lower_mean, upper_mean (Theorem 2, reconstruction), frac_above_upper (heads "
+                                "with N_s/N above the reconstructed upper form) (analysis)",
         "gradient_summary": "model, logits, agg (row_mean | row_max), eps, slope_small_T, slope_low, slope_high, "
                             "g_times_4T, g_at_0_1, g_max_T_ge_1, drop, decides (analysis)",
         "separability": "model, chunk, layer, head, L, N, ratio (N_s/N, mean over rows; model synthetic-sphere = "
-                        "control)",
+                        "control), lower, count_lower, upper (Theorem 2 in our reconstruction, row means), "
+                        "bound_violations (rows with N_s below count_lower: 0 by construction), n_rows",
         "gradient": "model, chunk, logits (raw | scaled | probs | synthetic), T, eps, g_max, g_mean, g_rowmax, "
                     "n_heads, n_rows, T_model (max / mean over heads of the token-averaged g; max over heads and rows)",
         "normalizers": "model, chunk, normalizer, metric (L_max_alpha, support_fraction, d_sum, d_sum_over_L, "
@@ -71,12 +78,17 @@ class SelectivityStudy(Study):
     def tasks(self, config: SelectivityConfig) -> list[Task]:
         out = [Task.of(k, f"synthetic-{k}") for k in SYNTHETIC_KINDS]
         for m in config.models:
-            out.append(Task.of("critical", f"critical.model={_safe(m)}", model=m))
+            for L in sorted(set(config.Ls), reverse=True):
+                out.append(Task.of("critical", f"critical.model={_safe(m)}.L={L}", model=m, L=L))
             for c in range(config.chunks):
                 out.append(Task.of("model", f"model={_safe(m)}.chunk={c}", model=m, chunk=c))
-        # heavy tasks first so that two workers share the load
-        heavy = {"critical": 0, "model": 1}
-        return sorted(out, key=lambda t: (t.params.get("model") != "smollm2", heavy.get(t.kind, 2)))
+        # heavy tasks first so that two workers share the load: the critical scans at large L (cost ~ L^2), then the
+        # model tasks, then the critical scans at small L and the synthetic checks
+        def cost(t):
+            if t.kind == "critical":
+                return (t.params["model"] != "smollm2", -t.params["L"] if t.params["L"] >= 256 else 1)
+            return (t.params.get("model") != "smollm2", 0 if t.kind == "model" else 2)
+        return sorted(out, key=cost)
 
     def preflight(self, config: SelectivityConfig) -> None:
         """Open and check every model file the run will load (a truncated or random file: exit 2, nothing
