@@ -114,6 +114,11 @@ def make_figures(tables, config, outdir) -> list[Figure]:
             ax.set_xticks(range(len(Ns)), [str(n) for n in Ns])
             ax.plot([Ns.index(n) for n in ctrl.index if n in Ns], [ctrl[n] for n in ctrl.index if n in Ns], "g^--",
                     label="sphere control (median)")
+            if {"lower", "upper"} <= set(g.columns):                  # Theorem 2, our reconstruction
+                bnd = g.groupby("N")[["lower", "upper"]].mean()
+                ax.plot(range(len(Ns)), [bnd.loc[n, "upper"] for n in Ns], "r:", label="upper form (reconstr., not a bound)")
+                ax.plot(range(len(Ns)), [max(bnd.loc[n, "lower"], -0.05) for n in Ns], "b--",
+                        label="Theorem 2 lower bound (reconstr., mean)")
             ax.axhspan(0.70, 0.85, color="orange", alpha=0.15, label="GPT-2 plateau 0.70-0.85")
             ax.set_xlabel("N")
             ax.set_ylabel("N_s / N per head")
@@ -123,7 +128,9 @@ def make_figures(tables, config, outdir) -> list[Figure]:
         _save(fig, outdir, "fig3_separability.png",
               "Fig. 3: separability ratio N_s/N per head (box plots over heads, value vectors on the unit sphere, "
               "r = min distance of a non-selected token, strict tie rule) against N; green: random-sphere control; "
-              "band: the paper's GPT-2 plateau.", out)
+              "band: the paper's GPT-2 plateau; blue dashed: mean of Theorem 2's lower bound 1 - sum xi_i / (N r) in our "
+              "reconstruction (clipped at -0.05); red dotted: the reconstructed exponential upper form (not a valid "
+              "bound).", out)
 
     # Fig. 4: gradient sensitivity (the deciding candidate), then every candidate at the smallest eps
     grad = tables.get("gradient")
