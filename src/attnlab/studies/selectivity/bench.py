@@ -6,7 +6,7 @@ on an evenly spaced subsample of rows and extrapolated per row.  One torch threa
 Two workloads, both sides computing the same numbers:
 * ``speedup`` (the target): the study's Fig. 2b sweep, every N of the quick preset's ``Ns`` (1, 5, 10, 20, 100)
   at L = 1024 -- what `attnlab run selectivity` computes per layer.  The fast path shares the N-independent work
-  across the sweep (metrics.distance_sweep: one sorted top-max(N) selection, o and x.o once, prefix sums of s);
+  across the sweep (metrics.distance_sweep: one sorted top-max(N) selection and its ranks, o and x.o once);
   the loop redoes every row for every N, as the paper's protocol does.
 * ``speedup_single_N`` (reported, no target): N = 5 alone, where no work can be shared across N.
 Both include building the d1 prefix-max table (metrics.prefix_max_distance) on every call.  The loop computes
