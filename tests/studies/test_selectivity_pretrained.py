@@ -61,3 +61,16 @@ def test_smollm2_capture_matches_output_attentions():
     lm = load_model("smollm2")
     assert (lm.n_layers, lm.n_heads, lm.causal) == (30, 9, True)
     _check_against_eager(lm, 64)
+
+
+def test_compact_layers_give_the_same_logits():
+    """extract(compact=True) keeps q and k; LayerTensors.full() rebuilds exactly the logits of the full extract."""
+    import torch
+
+    from attnlab.studies.selectivity.pretrained import chunk_ids, extract, load_model
+
+    lm = load_model("tiny-gpt2")
+    ids = chunk_ids(lm, "The critical N of a head, measured on a short text of a few dozen bytes. " * 3, 64, 0, 64)
+    full, compact = extract(lm, ids), extract(lm, ids, compact=True)
+    for a, b in zip(full, compact):
+        assert b.logits is None and torch.equal(b.full().logits, a.logits) and torch.equal(b.values, a.values)
