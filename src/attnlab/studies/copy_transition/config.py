@@ -17,6 +17,8 @@ class CopyTransitionConfig(StudyConfig):
     theory_Ls and each attention.  Sampling (MALA, Langevin) runs at L = sample_L on P = factor * P_ref with
     P_ref = P* (softmax) or P_c (linear) of the theory at sample_L; Adam runs on a log grid of adam_n_P points
     of P / P_ref in [adam_factor_min, adam_factor_max].  `seeds` = chains per (P, start) and Adam seeds.
+    Softmax MALA also runs at each L of hysteresis_Ls on P = hysteresis_factors * P*(L), one P per task; at
+    sample_L MALA and Langevin run `sample_block` P values per task.
     """
 
     V: int = 8

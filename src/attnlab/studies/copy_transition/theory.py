@@ -197,8 +197,8 @@ def locate_first_order(P_grid: np.ndarray, minima, summary) -> dict:
     action at P, sorted from the uniform side to the copy side (x: the ansatz's parameters); ``summary(x)``:
     (a, m, q) of a minimum.  On the grid: the global minimizer and the number of minima; the spinodals by
     geometric bisection where the count changes from 1 to 2 and back; P* where F(copy minimum) = F(uniform
-    minimum), bracketed by the grid's sign change of that difference inside the window (else the whole
-    window), then Brent's method in ln P.  [reconstruction 5.5]"""
+    minimum), bracketed by the grid's downward sign change of that difference inside the window with the
+    largest drop (else the whole window), then Brent's method in ln P.  [reconstruction 5.5]"""
     rows, counts = [], []
     for P in P_grid:
         mins = minima(P)
@@ -236,8 +236,9 @@ def locate_first_order(P_grid: np.ndarray, minima, summary) -> dict:
                                               xtol=1e-10))
         except (ValueError, TypeError):
             return out
-    else:
-        j = sign[0]
+    else:   # the crossing with the largest drop of the difference: near a spinodal the two minima almost
+        #     coincide and their difference can wander about 0 by the minimizer's tolerance (per-row ansatz)
+        j = int(sign[np.argmax(d[sign] - d[sign + 1])])
         P_star = math.exp(optimize.brentq(lambda lp: delta_F(math.exp(lp)), math.log(inside[j]),
                                           math.log(inside[j + 1]), xtol=1e-12))
     out["P_star"] = P_star
