@@ -99,7 +99,7 @@ class CopyTransitionStudy(Study):
         if "softmax" in config.attentions:
             for L in sorted(set(config.variant_Ls), reverse=True):
                 out.append(Task.of("theory_variants", f"variants-L{L}", L=L))
-        Ls = sorted(set(config.theory_Ls) | {config.sample_L}, reverse=True)
+        Ls = sorted(set(config.theory_Ls) | {config.sample_L} | set(config.hysteresis_Ls), reverse=True)
         for L in Ls:
             for att in config.attentions:
                 out.append(Task.of("theory", f"theory-{att}-L{L}", attention=att, L=L))
