@@ -484,3 +484,17 @@ def test_init_sample_effects_pair_with_P0_on_the_same_n():
     e = init_sample_effects({"initialization": init, "init_sample": sample})
     e = e[e["metric"] == "test_loss"].set_index(["n", "step_n"])["diff"]
     assert e[(100, 0)] == pytest.approx(-0.02) and e[(50, 5000)] == pytest.approx(0.03 - 0.051)
+
+
+def test_cost_estimate_scales_the_gd_part_only():
+    from attnlab.studies.gd_heads import cost
+    from attnlab.studies.gd_heads.experiments import tasks
+
+    cfg = build_config(GDHeadsConfig, PRESETS, "smoke", {"seeds": 2, "gen_seeds": 2, "ns": (8, 16)})
+    small = cost.shortened(cfg, 10)
+    assert small.K_wc == (0, 1, 2) and small.K_gen == 4 and small.K_per_n == 1 and small.K_bound == (2, 4)
+    out = cost.estimate(cfg, shrink=10, report=lambda line: None)
+    kinds = {t.params["kind"] for t in tasks(cfg)}
+    assert set(out) == kinds | {"_total", "_longest"} and out["_total"] == pytest.approx(
+        sum(v for k, v in out.items() if not k.startswith("_")), abs=0.5)
+    assert all(v > 0 for k, v in out.items() if not k.startswith("_"))

@@ -133,9 +133,10 @@ class GDHeadsConfig(StudyConfig):
 # The paper preset against the brief's §7 settings (its only source of sizes; the paper's own are unknown):
 # - H_wc adds 256 to the brief's {4, 16, 64}: the defect law is asymptotic in H, and the fourth head count narrows
 #   the slope interval of self_bounded_weak_convexity by about 0.6x (a test that can fail, at 5 seeds).
-# - K_wc is the brief's {0, 10, 100, 1000}.  A K = 3000 checkpoint (earlier value) adds half a decade of L^ to the
-#   two it spans already (0.69 -> ~3e-3) for two thirds of the experiment's training cost (3000 steps at H = 256),
-#   and no claim reads it: the brief's "kappa without a trend while L^ falls by orders of magnitude" is met at 1000.
+# - K_wc is the brief's {0, 10, 100, 1000}.  A K = 3000 checkpoint (the earlier value) is one more checkpoint of the
+#   same per-checkpoint test, adding half a decade of L^ to the 2.2 it spans (0.70 -> 4.1e-3 at H = 64, seed 0), at
+#   two thirds of the experiment's cost (2000 more GD steps at H = 256); the brief's "kappa without a trend while
+#   L^ falls by orders of magnitude" is met at 1000.
 # - K_rates / K_bound keep 3000 at eta = 1 (the brief stops at 1000): the only eta = 1 point inside the eta K range
 #   that eta = 16 reaches (4800), and one more K for the bound's ratio trend; 5 seeds x 2000 steps at H = 64.
 # - ns adds 800 to the brief's 25..400 and gen_seeds is 10 (brief 5): the separable 1/n claim's interval was
