@@ -251,7 +251,8 @@ def check_separability(tables, config) -> Verdict:
 def check_theorem2_lower(tables, config) -> Verdict:
     """Theorem 2's lower bound in our reconstruction (metrics.separability) at the experiments' radius r = min
     distance of a non-selected token: no row of any head (real models and the sphere control) counts fewer selected
-    tokens than have xi_i < r (float32 rounding 1e-4 relative), and so no head mean of N_s/N lies below the mean
+    tokens than have xi_i^2 < r^2 - tau_i (tau_i = 1e-5 (alpha_i + |s|)^2: float32 rounding of the squared-distance
+    expansion that counts N_s), and so no head mean of N_s/N lies below the mean
     of 1 - sum_i xi_i / (N r).  Holds for every input (X_i <= xi_i by the definition of delta): a consistency check.
     Reported beside it: how far below N_s/N the bound sits, and the share of heads above the reconstructed
     exponential upper form (not a valid bound; see metrics.separability)."""
@@ -268,7 +269,7 @@ def check_theorem2_lower(tables, config) -> Verdict:
                      f"{big['upper'].mean():.3f} with {100 * (big['ratio'] > big['upper']).mean():.0f} % of heads above it")
     return Verdict(viol == 0 and below == 0, value={"violating rows": viol, "heads below": below},
                    threshold="no (head, row) with N_s below #{xi_i < r} and no head mean below the lower bound "
-                             "(float32 rounding 1e-4 relative)",
+                             "(float32 rounding: 1e-5 (alpha_i + |s|)^2 on squared distances)",
                    detail=f"{viol} violating rows of {rows} (head, row) pairs; {below} head means below the bound; "
                           + "; ".join(parts))
 

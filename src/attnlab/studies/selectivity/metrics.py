@@ -347,7 +347,8 @@ def separability(alpha, X, valid, N: int, bounds: bool = False) -> dict:
       count_lower = #{i: xi_i < r} / N  <=  N_s/N,   lower = 1 - sum_i xi_i / (N r)  <=  count_lower
     (1{xi < r} >= 1 - xi / r): the Markov / Cauchy-Schwarz form of the paper's lower bound holds row by row at this r
     (a consistency check; bound_violation: a row with fewer counted tokens than selected tokens with
-    xi_i < r (1 - 1e-4) in float32, 1e-10 in float64).  upper = (1/N) sum_i exp(-(xi_i - r)_+^2 / (2 M^2)) is the reconstructed Hoeffding form
+    xi_i^2 < r^2 - tau_i, tau_i = 1e-5 (alpha_i + |s|)^2 in float32 (1e-12 in float64): the rounding of the
+    expansion through which N_s is counted, which near alpha_i x_i = s is far above 1e-4 of X_i).  upper = (1/N) sum_i exp(-(xi_i - r)_+^2 / (2 M^2)) is the reconstructed Hoeffding form
     (X_i in [0, 2M]); it is *not* a valid bound (Hoeffding's upper tail on {X_i <= r} needs a lower estimate of
     E X_i, and xi_i is an upper one), so it is reported, not checked."""
     Xn = X / X.norm(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -372,12 +373,15 @@ def separability(alpha, X, valid, N: int, bounds: bool = False) -> dict:
         h = (delta2 / 2.0)[..., None]
         xi = (h * Q + (1.0 - h) * A * A).clamp_min(0.0).sqrt()   # M = 1
         xs = xi.sum(-1)
-        slack = 1e-4 if alpha.dtype == torch.float32 else 1e-10  # rounding of X_i <= xi_i (float32 / float64)
+        # rounding: N_s counts through the expansion a^2|x|^2 - 2a x.s + |s|^2, whose error is a few ulps of
+        # (a_i + |s|)^2 (M = 1); a token is owed to the count only when xi_i^2 < r^2 - tau_i
+        eps = 1e-5 if alpha.dtype == torch.float32 else 1e-12
+        tau = eps * (a_sel + s.norm(dim=-1, keepdim=True)) ** 2  # (B, R, N)
         res.update(xi_mean=xi.mean(-1), delta=delta2.sqrt(),
                    count_lower=(xi < r).sum(-1).to(alpha.dtype) / N,
                    lower=torch.where(xs > 0, 1.0 - xs / (N * r[..., 0]), 1.0),
                    upper=torch.exp(-(xi - r).clamp_min(0.0) ** 2 / 2.0).mean(-1),
-                   bound_violation=n_s < (xi < r * (1.0 - slack)).sum(-1))
+                   bound_violation=n_s < (xi * xi < r * r - tau).sum(-1))
     return res
 
 
