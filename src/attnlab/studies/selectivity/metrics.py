@@ -348,7 +348,8 @@ def separability(alpha, X, valid, N: int, bounds: bool = False) -> dict:
     (1{xi < r} >= 1 - xi / r): the Markov / Cauchy-Schwarz form of the paper's lower bound holds row by row at this r
     (a consistency check; bound_violation: a row with fewer counted tokens than selected tokens with
     xi_i^2 < r^2 - tau_i, tau_i = 1e-5 (alpha_i + |s|)^2 in float32 (1e-12 in float64): the rounding of the
-    expansion through which N_s is counted, which near alpha_i x_i = s is far above 1e-4 of X_i).  upper = (1/N) sum_i exp(-(xi_i - r)_+^2 / (2 M^2)) is the reconstructed Hoeffding form
+    expansion through which N_s is counted: at a tie alpha_j x_j = alpha_i x_i, N = 1, r and X_i are 0 up to
+    rounding, and a relative slack on xi_i does not cover it).  upper = (1/N) sum_i exp(-(xi_i - r)_+^2 / (2 M^2)) is the reconstructed Hoeffding form
     (X_i in [0, 2M]); it is *not* a valid bound (Hoeffding's upper tail on {X_i <= r} needs a lower estimate of
     E X_i, and xi_i is an upper one), so it is reported, not checked."""
     Xn = X / X.norm(dim=-1, keepdim=True).clamp_min(1e-12)
