@@ -159,6 +159,20 @@ def test_theorem2_bounds_against_a_literal_loop():
                 assert lower <= np.mean(xi < rad) + 1e-12 <= float(f["ratio"][b, r]) + 1e-12
 
 
+def test_theorem2_lower_bound_is_trivial_at_a_tied_radius():
+    """N = 1 with a non-selected token equal to the selected one (same weight, same vector: a repeated token): r and
+    xi are 0, so 1 - sum xi / (N r) is 0/0; the bound is the trivial 0 and never above N_s/N (it was 1)."""
+    X = torch.tensor([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])
+    alpha = torch.tensor([[[0.4, 0.4, 0.2]]])
+    valid = torch.ones(1, 1, 3, dtype=torch.bool)
+    f = M.separability(alpha, X, valid, 1, bounds=True)
+    assert float(f["r"][0, 0]) == pytest.approx(0.0, abs=1e-6)
+    assert float(f["lower"][0, 0]) == 0.0 and float(f["lower"][0, 0]) <= float(f["ratio"][0, 0])
+    assert not bool(f["bound_violation"].any())
+    far = M.separability(torch.tensor([[[0.5, 0.3, 0.2]]]), X, valid, 1, bounds=True)   # no tie: the bound is 1
+    assert float(far["lower"][0, 0]) == 1.0 <= float(far["ratio"][0, 0])
+
+
 def test_monte_carlo_expectation_matches_exhaustive_average():
     """Tiny row: the MC mean over random N-subsets converges to the exact average over all C(n, N) subsets."""
     import itertools

@@ -349,7 +349,8 @@ def separability(alpha, X, valid, N: int, bounds: bool = False) -> dict:
     (a consistency check; bound_violation: a row with fewer counted tokens than selected tokens with
     xi_i^2 < r^2 - tau_i, tau_i = 1e-5 (alpha_i + |s|)^2 in float32 (1e-12 in float64): the rounding of the
     expansion through which N_s is counted: at a tie alpha_j x_j = alpha_i x_i, N = 1, r and X_i are 0 up to
-    rounding, and a relative slack on xi_i does not cover it).  upper = (1/N) sum_i exp(-(xi_i - r)_+^2 / (2 M^2)) is the reconstructed Hoeffding form
+    rounding, and a relative slack on xi_i does not cover it; in such a row, r^2 <= max_i tau_i, the lower bound
+    is 0/0 and is set to the trivial 0).  upper = (1/N) sum_i exp(-(xi_i - r)_+^2 / (2 M^2)) is the reconstructed Hoeffding form
     (X_i in [0, 2M]); it is *not* a valid bound (Hoeffding's upper tail on {X_i <= r} needs a lower estimate of
     E X_i, and xi_i is an upper one), so it is reported, not checked."""
     Xn = X / X.norm(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -378,9 +379,13 @@ def separability(alpha, X, valid, N: int, bounds: bool = False) -> dict:
         # (a_i + |s|)^2 (M = 1); a token is owed to the count only when xi_i^2 < r^2 - tau_i
         eps = 1e-5 if alpha.dtype == torch.float32 else 1e-12
         tau = eps * (a_sel + s.norm(dim=-1, keepdim=True)) ** 2  # (B, R, N)
+        # at a radius within rounding of 0 (a non-selected token tied with a selected one: alpha_j x_j = alpha_i x_i)
+        # the bound 1 - sum xi / (N r) is 0/0 and #{xi_i < r} is vacuous: the row's bound is the trivial 0
+        vacuous = (r * r <= tau.amax(-1, keepdim=True))[..., 0]  # (B, R)
+        lower = torch.where(xs > 0, 1.0 - xs / (N * r[..., 0]), 1.0)
         res.update(xi_mean=xi.mean(-1), delta=delta2.sqrt(),
                    count_lower=(xi < r).sum(-1).to(alpha.dtype) / N,
-                   lower=torch.where(xs > 0, 1.0 - xs / (N * r[..., 0]), 1.0),
+                   lower=torch.where(vacuous, torch.zeros_like(lower), lower),
                    upper=torch.exp(-(xi - r).clamp_min(0.0) ** 2 / 2.0).mean(-1),
                    bound_violation=n_s < (xi * xi < r * r - tau).sum(-1))
     return res
