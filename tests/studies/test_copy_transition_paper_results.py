@@ -7,10 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from attnlab.config import build_config
-from attnlab.ledger import read_run_tables
-from attnlab.store import read_json
-from attnlab.studies.copy_transition import STUDY
+import attnlab
 from attnlab.studies.copy_transition.analysis import derive
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "paper" / "copy-transition"
@@ -20,9 +17,9 @@ DERIVED = ("onset_fit", "scaling", "fits", "sampling_summary", "hysteresis", "ad
 
 
 def _load():
-    cfg_json = read_json(RESULTS / "config.json")
-    cfg = build_config(STUDY.config_cls, STUDY.presets, cfg_json["preset"], cfg_json["config"])
-    return cfg, read_run_tables(RESULTS)
+    """(study config, name -> table) of the committed run, through the lab's public loader."""
+    run = attnlab.load(RESULTS)
+    return run.study_config(), dict(run.tables)
 
 
 def test_analysis_reproduces_the_committed_derived_tables():

@@ -6,10 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from attnlab.config import build_config
-from attnlab.ledger import read_run_tables
-from attnlab.store import read_json
-from attnlab.studies.head_count import STUDY
+import attnlab
 from attnlab.studies.head_count.analysis import analyse
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "paper" / "head-count"
@@ -17,9 +14,9 @@ pytestmark = pytest.mark.skipif(not (RESULTS / "tables").is_dir(), reason="no co
 
 
 def _load():
-    cfg_json = read_json(RESULTS / "config.json")
-    cfg = build_config(STUDY.config_cls, STUDY.presets, cfg_json["preset"], cfg_json["config"])
-    return cfg, read_run_tables(RESULTS)
+    """(study config, name -> table) of the committed run, through the lab's public loader."""
+    run = attnlab.load(RESULTS)
+    return run.study_config(), dict(run.tables)
 
 
 def test_analysis_reproduces_the_committed_derived_tables():
