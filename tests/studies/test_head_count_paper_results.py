@@ -12,6 +12,8 @@ from attnlab.studies.head_count.analysis import analyse
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "paper" / "head-count"
 pytestmark = pytest.mark.skipif(not (RESULTS / "tables").is_dir(), reason="no committed paper-scale results")
+DERIVED = ("summary", "drops", "drop_summary", "T_trend", "reversal", "reversal_onset", "n_sweep", "paper_vs_ours",
+           "construction_rate", "bound_exponent")
 
 
 def _load():
@@ -24,8 +26,6 @@ def test_analysis_reproduces_the_committed_derived_tables():
     cfg, tables = _load()
     base = {k: v for k, v in tables.items() if k in ("nmse", "construction")}
     again = analyse(cfg, base)
-    derived = ("summary", "drops", "drop_summary", "T_trend", "reversal", "reversal_onset", "n_sweep",
-               "paper_vs_ours", "construction_rate", "bound_exponent")
-    for name in derived:
+    for name in DERIVED:
         pd.testing.assert_frame_equal(again[name].reset_index(drop=True), tables[name].reset_index(drop=True),
                                       check_dtype=False)
